@@ -1,0 +1,389 @@
+"""This process's presence on the channel layer (DESIGN decision 2).
+
+A process has one node. The node holds every local connection of every hub, listens on one
+layer channel of its own, and is the only thing that joins layer groups: it joins a group
+once when the group gets its first local member and leaves when the last one goes. A send to
+all, a group or a user is thus one layer message per process, which the node fans out to its
+local connections; never one layer message per connection.
+
+With ``InMemoryChannelLayer`` there is no other process, so the node never touches the layer:
+local delivery is complete, and the in-memory layer's silent drops (capacity 100, with
+``group_send`` swallowing ``ChannelFull``) cannot lose anything.
+
+All node state lives on the node's event loop. Code running on another loop (a thread that
+called ``async_to_sync`` on its own) is sent over with ``run_on_node``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from . import names
+
+if TYPE_CHECKING:
+    from ..hub_connection import HubConnection
+
+logger = logging.getLogger("django_signalr.lifetime")
+
+T = TypeVar("T")
+
+# Layer errors (Redis restarting, say) must not end the listener; retry with backoff.
+_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+# channels_redis gives each channel a capacity (100 by default) and group_send silently skips
+# a channel that is full. A node channel carries the whole process's fan-out, so it gets a
+# capacity of its own; every other channel keeps the configured one.
+NODE_CHANNEL_CAPACITY = 100_000
+_NODE_CHANNEL_PATTERN = re.compile(r"^signalr\.node\.")
+
+
+def _idle(error: Exception) -> bool:
+    """A receive that timed out because nothing came: channels_redis blocks 5 s on its pop and
+    redis-py's socket times out at 5 s too, so an idle channel raises redis's TimeoutError.
+    Named, not imported: redis is an optional dependency."""
+    return any(cls.__name__ == "TimeoutError" for cls in type(error).__mro__)
+
+
+def _connection_error(error: Exception) -> bool:
+    """The layer's server is unreachable or dropped the connection (redis's ConnectionError is
+    not an OSError; named, not imported, as redis is optional)."""
+    return isinstance(error, OSError) or any(cls.__name__ == "ConnectionError" for cls in type(error).__mro__)
+
+
+def describe(error: Exception) -> str:
+    """``ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused.``: redis's
+    own ``repr`` hides the message."""
+    return f"{type(error).__name__}: {error}"
+
+
+def _retry_delay(failures: int) -> float:
+    return _RETRY_DELAYS[min(failures, len(_RETRY_DELAYS) - 1)]
+
+
+def _refresh_interval(layer: BaseChannelLayer) -> float | None:
+    """How often to re-join groups so the layer's group expiry never drops a live member
+    (channels_redis forgets members after ``group_expiry``, 24 h by default)."""
+    expiry = getattr(layer, "group_expiry", None)
+    if isinstance(expiry, int | float) and expiry > 0:
+        return max(0.1, min(expiry / 4, 3600.0))
+    return None
+
+
+def _raise_capacity(layer: BaseChannelLayer) -> None:
+    capacities = getattr(layer, "channel_capacity", None)  # channels_redis's compiled patterns
+    if isinstance(capacities, list) and not any(p is _NODE_CHANNEL_PATTERN for p, _ in capacities):
+        capacities.insert(0, (_NODE_CHANNEL_PATTERN, NODE_CHANNEL_CAPACITY))
+
+
+@dataclass(slots=True)
+class LocalHub:
+    """The connections of one hub on this process, and their groups and users."""
+
+    connections: dict[str, HubConnection] = field(default_factory=dict)
+    groups: dict[str, set[str]] = field(default_factory=dict)
+    users: dict[str, set[str]] = field(default_factory=dict)
+
+
+MessageHandler = Callable[["Node", dict[str, Any]], Awaitable[None]]
+
+
+class Node:
+    """One per process (and channel-layer alias), bound to the loop that serves connections."""
+
+    def __init__(self, layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop) -> None:
+        self.layer = layer
+        self.loop = loop
+        self.local_only = isinstance(layer, InMemoryChannelLayer)
+        self.id = secrets.token_urlsafe(9)
+        self.hubs: dict[str, LocalHub] = {}
+        self._channel: str | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self.closers: list[Callable[[], None]] = []  # run when the node goes (a test's loop ended)
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ack_ids = itertools.count()
+        self._memberships: dict[str, int] = {}
+        self._membership_locks: dict[str, asyncio.Lock] = {}
+        self._stale: set[str] = set()  # groups left while the layer failed: left again later
+        self._rejoining: asyncio.Task[None] | None = None
+
+    def hub(self, key: str) -> LocalHub:
+        local = self.hubs.get(key)
+        if local is None:
+            local = self.hubs[key] = LocalHub()
+        return local
+
+    async def channel(self) -> str:
+        """This node's layer channel, listened to from the first call on."""
+        if self._channel is None:
+            channel = names.node(self.id)
+            _raise_capacity(self.layer)
+            # Redis pub/sub subscribes on the first receive: subscribe now, or an answer to a
+            # request sent right away would be published to nobody.
+            subscribe = getattr(self.layer, "_subscribe_to_channel", None)
+            if subscribe is not None:
+                await subscribe(channel)
+            self._listener = self.loop.create_task(self._listen(channel))
+            refresh = _refresh_interval(self.layer)
+            if refresh is not None:
+                self._refresher = self.loop.create_task(self._refresh_every(refresh))
+            self._channel = channel
+        return self._channel
+
+    # -- layer calls -------------------------------------------------------------------------
+
+    async def _retrying(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A layer call, made again once if it fails on a connection error: after the layer's
+        server restarted, each pooled connection fails its first command and reconnects."""
+        try:
+            return await call(*args)
+        except Exception as error:
+            if not _connection_error(error):
+                raise
+            logger.debug("A layer call failed (%s); trying once more", describe(error))
+            return await call(*args)
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        await self._retrying(self.layer.send, channel, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self._retrying(self.layer.group_send, group, message)
+
+    # -- layer groups --------------------------------------------------------------------------
+
+    def rejoin(self) -> None:
+        """Add this node to every layer group it belongs to again, in the background: after the
+        layer lost them (a Redis restart keeps nothing), and before its group expiry forgets
+        them. Retries until every one is back; groups left meanwhile are skipped."""
+        if self._channel is not None and (self._rejoining is None or self._rejoining.done()):
+            self._rejoining = self.loop.create_task(self._rejoin(self._channel))
+
+    async def _rejoin(self, channel: str) -> None:
+        pending = list(self._memberships)
+        stale = list(self._stale)
+        failures = 0
+        while pending or stale:
+            try:
+                if stale:
+                    group = stale[-1]
+                    if group not in self._memberships:
+                        await self._retrying(self.layer.group_discard, group, channel)
+                    self._stale.discard(group)
+                    stale.pop()
+                else:
+                    group = pending[-1]
+                    if group in self._memberships:
+                        await self._retrying(self.layer.group_add, group, channel)
+                    pending.pop()
+            except Exception as error:
+                if failures == 0:
+                    logger.error("Re-joining layer groups failed (%s); retrying", describe(error))
+                await asyncio.sleep(_retry_delay(failures))
+                failures += 1
+        if failures:
+            logger.warning("Re-joined every layer group after %d failed attempts", failures)
+
+    async def _refresh_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self.rejoin()
+
+    async def join(self, group: str) -> None:
+        """Count one more local member of a layer group; the first one joins the node."""
+        async with self._membership_lock(group):
+            count = self._memberships.get(group, 0)
+            if count == 0:
+                channel = await self.channel()
+                await self._retrying(self.layer.group_add, group, channel)
+            self._memberships[group] = count + 1
+
+    async def leave(self, group: str) -> None:
+        """Count one local member less; the last one takes the node out of the group. If the
+        layer fails, the group is left again once it answers (until then the node ignores
+        what the group still sends it)."""
+        async with self._membership_lock(group):
+            count = self._memberships.get(group, 0) - 1
+            if count > 0:
+                self._memberships[group] = count
+                return
+            self._memberships.pop(group, None)
+            self._membership_locks.pop(group, None)
+            channel = self._channel
+            if count == 0 and channel is not None:
+                try:
+                    await self._retrying(self.layer.group_discard, group, channel)
+                except Exception as error:
+                    logger.debug("Leaving layer group %s failed (%s); later", group, describe(error))
+                    self._stale.add(group)
+
+    def _membership_lock(self, group: str) -> asyncio.Lock:
+        lock = self._membership_locks.get(group)
+        if lock is None:
+            lock = self._membership_locks[group] = asyncio.Lock()
+        return lock
+
+    def new_id(self) -> str:
+        """An id unique in the cluster (acks, client-result invocation ids)."""
+        return f"{next(self._ack_ids)}.{self.id}"
+
+    def expect(self, ack_id: str) -> asyncio.Future[dict[str, Any]]:
+        """A future for a ``signalr.ack`` with ``ack_id`` sent later to this node's channel;
+        the caller must ``forget`` it when done."""
+        future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self._acks[ack_id] = future
+        return future
+
+    def forget(self, ack_id: str) -> None:
+        self._acks.pop(ack_id, None)
+
+    async def request(
+        self, message: dict[str, Any], timeout: float, *, group: str | None = None, node: str | None = None
+    ) -> dict[str, Any] | None:
+        """Send ``message`` to a layer group or to another node and wait for one answer;
+        ``None`` on timeout (nobody owns what was asked for, or its process is gone)."""
+        ack_id = self.new_id()
+        future = self.expect(ack_id)
+        request = {**message, "reply": await self.channel(), "ack": ack_id}
+        try:
+            if group is not None:
+                await self.group_send(group, request)
+            else:
+                assert node is not None
+                await self.send(names.node(node), request)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self.forget(ack_id)
+
+    async def reply(self, request: dict[str, Any], **answer: Any) -> None:
+        """Answer a ``request`` from another node."""
+        await self.send_ack(request["reply"], request["ack"], **answer)
+
+    async def send_ack(self, channel: str, ack_id: str, **answer: Any) -> None:
+        await self.send(channel, {"type": "signalr.ack", "ack": ack_id, **answer})
+
+    async def _listen(self, channel: str) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not _idle(error):
+                    await self._wait_for_layer(channel, error)
+                continue
+            try:
+                await self._handle(message)
+            except Exception:
+                logger.exception("Handling a channel-layer message of type %r failed", message.get("type"))
+
+    async def _wait_for_layer(self, channel: str, error: Exception) -> None:
+        """Until the layer answers again, then re-join every group (a restarted Redis has
+        none). A receive would not tell: once the server is back it just waits, for messages
+        that nobody can send to the groups this node is no longer in. So the node sends itself
+        a wake-up message instead, which also ends that wait."""
+        logger.error(
+            "The channel layer failed (%s): messages from other processes cannot arrive until it answers again",
+            describe(error),
+        )
+        started, failures = self.loop.time(), 0
+        while True:
+            await asyncio.sleep(_retry_delay(failures))
+            try:
+                await self.layer.send(channel, {"type": "signalr.wake"})
+            except Exception as again:
+                failures += 1
+                logger.debug("The channel layer still fails: %s", describe(again))
+                continue
+            logger.warning(
+                "The channel layer answers again after %.1f s; re-joining %d layer groups",
+                self.loop.time() - started,
+                len(self._memberships),
+            )
+            self.rejoin()
+            return
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "signalr.wake":
+            return
+        if kind == "signalr.ack":
+            future = self._acks.get(message["ack"])
+            if future is not None and not future.done():
+                future.set_result(message)
+            return
+        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            logger.warning("Ignoring an unknown channel-layer message of type %r", kind)
+            return
+        await handler(self, message)
+
+    def close(self) -> None:
+        """Stop listening (the loop may already be gone)."""
+        for task in (self._listener, self._refresher, self._rejoining):
+            if task is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(task.cancel)
+        for closer in self.closers:
+            closer()
+
+
+# Filled by the modules that own each message type (the lifetime manager, the transports).
+HANDLERS: dict[str, MessageHandler] = {}
+
+_nodes: dict[str, Node] = {}
+
+
+def get_node(alias: str, *, serving: bool = False) -> Node:
+    """The node for a channel-layer alias, bound to the running loop on first use.
+
+    A node whose loop has closed (a finished test, a finished ``async_to_sync`` call in a
+    command) is replaced. ``serving`` is passed by code that registers connections: if the node
+    was first made by a short-lived loop on another thread and holds no connection yet, it moves
+    to the serving loop, so connections always live on their node's loop.
+    """
+    node = _nodes.get(alias)
+    running = asyncio.get_running_loop()
+    stale = node is not None and (
+        node.loop.is_closed()
+        or (serving and node.loop is not running and not any(h.connections for h in node.hubs.values()))
+    )
+    if node is None or stale:
+        if node is not None:
+            node.close()
+        layer = get_channel_layer(alias)
+        if layer is None:
+            raise ImproperlyConfigured(
+                f"django_signalr needs a channel layer: CHANNEL_LAYERS[{alias!r}] is not set. "
+                'For one process use {"BACKEND": "channels.layers.InMemoryChannelLayer"}.'
+            )
+        node = _nodes[alias] = Node(layer, running)
+    return node
+
+
+async def run_on_node(node: Node, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on the node's loop, from whatever loop is running now."""
+    if asyncio.get_running_loop() is node.loop:
+        return await coroutine
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, node.loop))
+
+
+@receiver(setting_changed)
+def _forget_nodes(*, setting: str, **kwargs: Any) -> None:
+    """A test that swaps CHANNEL_LAYERS gets nodes on the new layers."""
+    if setting == "CHANNEL_LAYERS":
+        for node in _nodes.values():
+            node.close()
+        _nodes.clear()

@@ -1,0 +1,1 @@
+"""The example project: a chat with rooms, served by django_signalr (see README.md)."""

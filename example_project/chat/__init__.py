@@ -1,0 +1,1 @@
+"""The chat app: rooms, messages, private messages and live presence over SignalR."""

@@ -1,0 +1,7 @@
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.e2e.settings")
+
+from django_signalr.asgi import get_asgi_application
+
+application = get_asgi_application()

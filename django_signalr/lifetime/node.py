@@ -17,15 +17,17 @@ called ``async_to_sync`` on its own) is sent over with ``run_on_node``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, channel_layers
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("django_signalr.lifetime")
 
 T = TypeVar("T")
+
+# A new node channel is probed every CHANNEL_PROBE_EVERY s until the layer delivers on it.
+CHANNEL_PROBE_EVERY = 0.05
+CHANNEL_READY_TIMEOUT = 10.0
 
 # Layer errors (Redis restarting, say) must not end the listener; retry with backoff.
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -96,6 +102,12 @@ class LocalHub:
     users: dict[str, set[str]] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _GroupLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
+
+
 MessageHandler = Callable[["Node", dict[str, Any]], Awaitable[None]]
 
 
@@ -109,13 +121,14 @@ class Node:
         self.id = secrets.token_urlsafe(9)
         self.hubs: dict[str, LocalHub] = {}
         self._channel: str | None = None
+        self._opening: asyncio.Task[str] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.closers: list[Callable[[], None]] = []  # run when the node goes (a test's loop ended)
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ack_ids = itertools.count()
         self._memberships: dict[str, int] = {}
-        self._membership_locks: dict[str, asyncio.Lock] = {}
+        self._membership_locks: dict[str, _GroupLock] = {}
         self._stale: set[str] = set()  # groups left while the layer failed: left again later
         self._rejoining: asyncio.Task[None] | None = None
 
@@ -126,21 +139,51 @@ class Node:
         return local
 
     async def channel(self) -> str:
-        """This node's layer channel, listened to from the first call on."""
-        if self._channel is None:
-            channel = names.node(self.id)
-            _raise_capacity(self.layer)
-            # Redis pub/sub subscribes on the first receive: subscribe now, or an answer to a
-            # request sent right away would be published to nobody.
-            subscribe = getattr(self.layer, "_subscribe_to_channel", None)
-            if subscribe is not None:
-                await subscribe(channel)
+        """This node's layer channel, delivered to from the moment this returns."""
+        if self._channel is not None:
+            return self._channel
+        if self._opening is None:
+            self._opening = self.loop.create_task(self._open_channel())
+        try:
+            return await asyncio.shield(self._opening)
+        except Exception:
+            self._opening = None  # the layer failed: the next call tries again
+            raise
+
+    async def _open_channel(self) -> str:
+        channel = names.node(self.id)
+        _raise_capacity(self.layer)
+        if self._listener is None:
             self._listener = self.loop.create_task(self._listen(channel))
-            refresh = _refresh_interval(self.layer)
-            if refresh is not None:
-                self._refresher = self.loop.create_task(self._refresh_every(refresh))
-            self._channel = channel
-        return self._channel
+        if not self.local_only:
+            await self._until_delivered(channel)
+        refresh = _refresh_interval(self.layer)
+        if refresh is not None:
+            self._refresher = self.loop.create_task(self._refresh_every(refresh))
+        self._channel = channel
+        return channel
+
+    async def _until_delivered(self, channel: str) -> None:
+        """Send the node's own channel a probe until the listener sees one. A layer may start
+        delivering a moment after the first receive: Redis pub/sub subscribes then, and
+        channels_postgres LISTENs then; what is sent before is lost for good -- typically the
+        answer to this process's first request (a ``signalr_send --invoke`` failing with
+        "does not exist"). One round trip on a ready layer."""
+        deadline = self.loop.time() + CHANNEL_READY_TIMEOUT
+        while True:
+            ack_id = self.new_id()
+            delivered = self.expect(ack_id)
+            try:
+                await self.send(channel, {"type": "signalr.ack", "ack": ack_id})
+                await asyncio.wait_for(delivered, CHANNEL_PROBE_EVERY)
+                return
+            except TimeoutError:
+                if self.loop.time() >= deadline:
+                    raise TimeoutError(
+                        f"The channel layer did not deliver to {channel} within {CHANNEL_READY_TIMEOUT:.0f} s"
+                    ) from None
+            finally:
+                self.forget(ack_id)
 
     # -- layer calls -------------------------------------------------------------------------
 
@@ -178,14 +221,16 @@ class Node:
             try:
                 if stale:
                     group = stale[-1]
-                    if group not in self._memberships:
-                        await self._retrying(self.layer.group_discard, group, channel)
+                    async with self._membership(group):
+                        if group not in self._memberships:
+                            await self._retrying(self.layer.group_discard, group, channel)
                     self._stale.discard(group)
                     stale.pop()
                 else:
                     group = pending[-1]
-                    if group in self._memberships:
-                        await self._retrying(self.layer.group_add, group, channel)
+                    async with self._membership(group):
+                        if group in self._memberships:
+                            await self._retrying(self.layer.group_add, group, channel)
                     pending.pop()
             except Exception as error:
                 if failures == 0:
@@ -202,7 +247,7 @@ class Node:
 
     async def join(self, group: str) -> None:
         """Count one more local member of a layer group; the first one joins the node."""
-        async with self._membership_lock(group):
+        async with self._membership(group):
             count = self._memberships.get(group, 0)
             if count == 0:
                 channel = await self.channel()
@@ -213,13 +258,12 @@ class Node:
         """Count one local member less; the last one takes the node out of the group. If the
         layer fails, the group is left again once it answers (until then the node ignores
         what the group still sends it)."""
-        async with self._membership_lock(group):
+        async with self._membership(group):
             count = self._memberships.get(group, 0) - 1
             if count > 0:
                 self._memberships[group] = count
                 return
             self._memberships.pop(group, None)
-            self._membership_locks.pop(group, None)
             channel = self._channel
             if count == 0 and channel is not None:
                 try:
@@ -228,11 +272,22 @@ class Node:
                     logger.debug("Leaving layer group %s failed (%s); later", group, describe(error))
                     self._stale.add(group)
 
-    def _membership_lock(self, group: str) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _membership(self, group: str) -> AsyncIterator[None]:
+        """One group's joins and leaves, one at a time, layer call included: a join that
+        overtook a leave's ``group_discard`` would be undone by it (channels_postgres deletes in
+        a thread, so its discard usually lands last). The lock goes when nobody holds or awaits it."""
         lock = self._membership_locks.get(group)
         if lock is None:
-            lock = self._membership_locks[group] = asyncio.Lock()
-        return lock
+            lock = self._membership_locks[group] = _GroupLock()
+        lock.users += 1
+        try:
+            async with lock.lock:
+                yield
+        finally:
+            lock.users -= 1
+            if lock.users == 0:
+                del self._membership_locks[group]
 
     def new_id(self) -> str:
         """An id unique in the cluster (acks, client-result invocation ids)."""
@@ -363,14 +418,25 @@ def get_node(alias: str, *, serving: bool = False) -> Node:
     if node is None or stale:
         if node is not None:
             node.close()
-        layer = get_channel_layer(alias)
-        if layer is None:
-            raise ImproperlyConfigured(
-                f"django_signalr needs a channel layer: CHANNEL_LAYERS[{alias!r}] is not set. "
-                'For one process use {"BACKEND": "channels.layers.InMemoryChannelLayer"}.'
-            )
-        node = _nodes[alias] = Node(layer, running)
+        node = _nodes[alias] = Node(_build_layer(alias), running)
     return node
+
+
+def _build_layer(alias: str) -> BaseChannelLayer:
+    """The layer of ``alias``. Channels' ``get_channel_layer`` answers ``None`` both when the
+    alias is not configured and when building it raised a ``KeyError`` (channels_postgres does,
+    for a ``CONFIG`` without a key Django fills in for ``DATABASES``): the second must show its
+    own error, not send the reader to a setting that is there."""
+    if alias not in getattr(settings, "CHANNEL_LAYERS", {}):
+        raise ImproperlyConfigured(
+            f"django_signalr needs a channel layer: CHANNEL_LAYERS[{alias!r}] is not set. "
+            'For one process use {"BACKEND": "channels.layers.InMemoryChannelLayer"}.'
+        )
+    try:
+        layer: BaseChannelLayer = channel_layers[alias]
+    except KeyError as error:
+        raise ImproperlyConfigured(f"CHANNEL_LAYERS[{alias!r}] could not be built: {error!r}") from error
+    return layer
 
 
 async def run_on_node(node: Node, coroutine: Coroutine[Any, Any, T]) -> T:

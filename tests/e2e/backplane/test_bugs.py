@@ -1,9 +1,5 @@
-"""Library bugs the backplane spec ran into, each as the smallest test that shows it.
-
-Open ones are strict xfails: when a fix lands, the test passes, pytest reports XPASS as a
-failure, and the marker (and the spec's workaround it names) should go. Fixed ones stay as
-regression tests.
-"""
+"""Bugs of django_signalr the backplane spec ran into, each as the smallest test that showed
+it, kept as regression tests now that they are fixed."""
 
 from __future__ import annotations
 
@@ -31,17 +27,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 COMMAND_TIMEOUT = 60.0
 QUERY_TIMEOUT = 2.0  # django_signalr.lifetime.layer.QUERY_TIMEOUT
 
-NOT_LISTENING_YET = (
-    "Node.channel() starts the listener but returns before channels_postgres LISTENs; a message sent "
-    "to the channel in between is never delivered (its NOTIFY reaches nobody and the row is not read "
-    "again). A fresh process's first request (signalr_send --invoke) loses its answer this way."
-)
-
-REJOIN_RACE = (
-    "Node.leave drops the group's lock before its group_discard finishes; a concurrent join adds the node "
-    "again, and the late discard (channels_postgres: ORM delete in a thread) removes it for good"
-)
-
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -66,18 +51,10 @@ def _layer(name: str) -> Layer:
     return next(layer for layer in LAYERS if layer.name == name)
 
 
-def on_shared_layers(postgres_bug: str) -> pytest.MarkDecorator:
-    """Parametrize ``layer_env`` over the layers that span processes; channels_postgres is a
-    strict xfail with ``postgres_bug`` as the reason."""
-    return pytest.mark.parametrize(
-        "layer_env",
-        [
-            pytest.param(_layer("redis"), id="redis"),
-            pytest.param(_layer("redis-pubsub"), id="redis-pubsub"),
-            pytest.param(_layer("postgres"), id="postgres", marks=pytest.mark.xfail(strict=True, reason=postgres_bug)),
-        ],
-        indirect=True,
-    )
+# ``layer_env`` over the layers that span processes.
+on_shared_layers = pytest.mark.parametrize(
+    "layer_env", [pytest.param(layer, id=layer.name) for layer in LAYERS if layer.spans_processes], indirect=True
+)
 
 
 async def probe(env: dict[str, str], name: str) -> dict[str, int]:
@@ -88,57 +65,42 @@ async def probe(env: dict[str, str], name: str) -> dict[str, int]:
     return counts
 
 
-@on_shared_layers(NOT_LISTENING_YET)
+@on_shared_layers
 async def test_a_nodes_channel_receives_what_is_sent_right_after_it_exists(layer_env: dict[str, str]) -> None:
-    """``Node.channel()`` says the channel is "listened to from the first call on": everything
-    sent to it afterwards must arrive (``probe first-messages`` sends for 0.5 s).
+    """Everything sent to a node's channel after ``Node.channel()`` returns arrives
+    (``probe first-messages`` sends for 0.5 s).
 
-    Repro: ``python -m tests.e2e.backplane.probe first-messages`` with the postgres settings
-    prints e.g. ``{"sent": 317, "arrived": 315}``. Seen end to end: ``signalr_send --invoke``
-    on channels_postgres failed about one run in three with "Connection '<id>' does not exist"
-    after 5 s, although the client had been asked (the owner's "found" reply was lost).
-    Fix: let ``Node.channel()`` return only once the layer delivers on the channel, for every
-    layer alike -- e.g. send a ``signalr.ack`` probe to the channel and resend it every 50 ms
-    until the listener sees one (as ``warm_command`` does)."""
+    It did not on channels_postgres, which LISTENs a moment after the first receive:
+    ``{"sent": 317, "arrived": 315}``, and end to end ``signalr_send --invoke`` failed about
+    one run in three with "Connection '<id>' does not exist" after 5 s although the client
+    had been asked (the owner's "found" reply was lost). ``Node.channel()`` now returns once a
+    probe sent to the channel came back."""
     counts = await probe(layer_env, "first-messages")
     assert counts["arrived"] == counts["sent"]
 
 
-@on_shared_layers(REJOIN_RACE)
+@on_shared_layers
 async def test_a_layer_group_joined_while_its_last_member_leaves_keeps_the_node(layer_env: dict[str, str]) -> None:
     """The last local member of a layer group leaves while a new one joins (a process whose
     last connection of a hub, a user or a group disconnects as another connects): the node
     counts one member, so the layer must still deliver the group's messages to it.
 
-    ``Node.leave`` pops the group's lock *before* awaiting ``group_discard``; the concurrent
-    ``Node.join`` makes a new lock, sees no membership and runs ``group_add`` at once. When the
-    add lands before the discard (channels_postgres deletes through the ORM in a thread, so it
-    usually does), the discard removes the node for good: that hub's ``clients.all`` (or the
-    user's, or the group's) stops reaching the process's connections. The spec met it as
-    broadcasts never reaching one process after the previous test's connections left.
-    Repro: ``python -m tests.e2e.backplane.probe rejoin`` with the postgres settings prints
-    e.g. ``{"sent": 10, "arrived": 4}``. Fix: keep the lock until ``group_discard`` has
-    returned (pop it afterwards, only if nobody waits on it), so a join waits for the leave."""
+    ``Node.leave`` used to drop the group's lock *before* awaiting ``group_discard``; the
+    concurrent ``Node.join`` made a new lock, saw no membership and ran ``group_add`` at once.
+    When the add landed before the discard (channels_postgres deletes through the ORM in a
+    thread, so it usually did), the discard removed the node for good: that hub's
+    ``clients.all`` (or the user's, or the group's) stopped reaching the process's connections
+    (``{"sent": 10, "arrived": 4}``). The lock now lives until nobody holds or awaits it."""
     counts = await probe(layer_env, "rejoin")
     assert counts["arrived"] == counts["sent"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="argparse takes a value that starts with '-' for an option: `--connection <id>` fails for ids that "
-    "token_urlsafe starts with '-' (1 in 64), and `--group <name>` for such group names",
-)
 @pytest.mark.parametrize("layer_env", [pytest.param(_layer("redis"), id="redis")], indirect=True)
 async def test_signalr_send_takes_ids_and_names_that_start_with_a_dash(layer_env: dict[str, str]) -> None:
     """Connection ids are ``secrets.token_urlsafe(16)`` and may start with "-" (the spec met
-    ``-fuURpKF_97DCRNCXuPnKQ``); group names are any string. ``signalr_send`` documents
-    ``--connection <id>``, yet ``--group -lobby --except -fuURpKF_97DCRNCXuPnKQ`` exits 2 with
-    "argument --group: expected one argument" (``--group=-lobby`` works).
-
-    Fix: make the command accept these (e.g. rewrite ``--group X``/``--user X``/``--connection X``
-    /``--except X`` pairs to ``--option=X`` before argparse sees them, in ``run_from_argv``),
-    or at least show ``--connection=<id>`` in the help and docs; new connection ids could also
-    avoid a leading "-"."""
+    ``-fuURpKF_97DCRNCXuPnKQ``); group names are any string. ``--group -lobby --except
+    -fuURpKF_97`` exited 2 with "argument --group: expected one argument" (argparse takes such
+    a value for an option); the command now attaches each value to its option first."""
     hub = dotted_path("backplane")
     command = ["-m", "django", "signalr_send", hub, "Receive", "hello", "--group", "-lobby", "--except", "-fuURpKF_97"]
     result = await asyncio.to_thread(run, layer_env, *command)
@@ -153,27 +115,19 @@ class UnbuildableLayer(InMemoryChannelLayer):
         raise KeyError("PASSWORD")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="channels' get_channel_layer() turns a KeyError raised while building the backend into None, "
-    "and django_signalr then says the layer is not set",
-)
 async def test_a_layer_that_fails_to_build_is_not_reported_as_missing() -> None:
     """A configured layer whose backend raises ``KeyError('PASSWORD')`` while being built
     (channels_postgres with a ``CONFIG`` missing a key Django fills in for ``DATABASES``):
-    every negotiate answers 500 with "CHANNEL_LAYERS['default'] is not set", which sends the
-    reader to the wrong place.
-
-    Fix: in ``get_node``, when ``get_channel_layer`` returns ``None`` but the alias is in
-    ``settings.CHANNEL_LAYERS``, build it with ``channel_layers.make_backend(alias)`` so the
-    real error surfaces (or say "could not be built" and chain it)."""
+    every negotiate answered 500 with "CHANNEL_LAYERS['default'] is not set" (channels'
+    ``get_channel_layer`` turns that KeyError into ``None``), which sent the reader to the
+    wrong place. Now the error says the layer could not be built and chains the KeyError."""
     from django_signalr.lifetime.node import get_node
 
     layers = {"default": {"BACKEND": f"{__name__}.UnbuildableLayer"}}
-    with override_settings(CHANNEL_LAYERS=layers), pytest.raises(Exception) as raised:  # noqa: PT011
-        get_node("default")  # which exception it raises is the point
-    assert not isinstance(raised.value, ImproperlyConfigured) or "is not set" not in str(raised.value)
-    assert "PASSWORD" in repr(raised.value) + repr(raised.value.__cause__)
+    with override_settings(CHANNEL_LAYERS=layers), pytest.raises(ImproperlyConfigured) as raised:
+        get_node("default")
+    assert str(raised.value) == "CHANNEL_LAYERS['default'] could not be built: KeyError('PASSWORD')"
+    assert isinstance(raised.value.__cause__, KeyError)
 
 
 async def test_a_process_that_stopped_gracefully_does_not_hold_up_queries(

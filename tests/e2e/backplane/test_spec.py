@@ -17,7 +17,8 @@ proves, from senders on each process:
 * cluster-wide queries (``self.connections``) give the same exact answer on every process.
 
 On the in-memory layer the three slots are one process, so the same tests prove the local
-paths; only ``signalr_send`` is skipped there (it refuses in-memory layers by design).
+paths; ``signalr_send`` is refused there by design (no other process can reach them), which
+its tests check instead.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ RECEIVE_TIMEOUT = 5.0
 SETTLE_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 60.0
 ORDERED_COUNT = 50
-WARM_COMMAND = ["-m", "tests.e2e.backplane.warm_command"]
-IN_MEMORY_REFUSED = "signalr_send refuses in-memory layers by design (CommandError): no other process can reach them"
 
 
 @dataclass(frozen=True)
@@ -237,12 +236,10 @@ async def test_group_changes_made_on_another_process_hold_everywhere(
     await each_sender_reaches([])
 
 
-def signalr_send(
-    env: dict[str, str], hub: str, *args: str, entry: list[str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m django signalr_send <hub's path> *args`` (``entry`` replaces ``-m django signalr_send``)."""
+def signalr_send(env: dict[str, str], hub: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m django signalr_send <hub's path> *args``."""
     return subprocess.run(
-        [sys.executable, *(entry or ["-m", "django", "signalr_send"]), dotted_path(hub), *args],
+        [sys.executable, "-m", "django", "signalr_send", dotted_path(hub), *args],
         cwd=ROOT,
         env=env,
         timeout=COMMAND_TIMEOUT,
@@ -252,6 +249,19 @@ def signalr_send(
     )
 
 
+async def refused_in_memory(cluster: Cluster, hub: str) -> bool:
+    """On the in-memory layer ``signalr_send`` must stop with its explanation (a process of its
+    own cannot reach the server's connections); ``True`` there."""
+    if cluster.layer.spans_processes:
+        return False
+    result = await asyncio.to_thread(signalr_send, cluster.env, hub, "Receive", "lost")
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: The channel layer is in-memory: this process cannot reach"), (
+        result.stderr
+    )
+    return True
+
+
 async def test_signalr_send_from_a_process_that_serves_nothing_reaches_every_process(
     js: JsDriver, cluster: Cluster, users: Users
 ) -> None:
@@ -259,8 +269,8 @@ async def test_signalr_send_from_a_process_that_serves_nothing_reaches_every_pro
     layer's settings) reaches exactly the targeted connections on all three processes, for
     every target option. The commands run at once, so only each connection's set of
     messages is compared."""
-    if not cluster.layer.spans_processes:
-        pytest.skip(IN_MEMORY_REFUSED)
+    if await refused_in_memory(cluster, "command"):
+        return
     members = await spread(js, cluster, users, "command")
     ids = [m.id for m in members]
     red, blue = unique("cmd-red-ü"), unique("cmd-blue")
@@ -269,14 +279,13 @@ async def test_signalr_send_from_a_process_that_serves_nothing_reaches_every_pro
     for index in (2, 3):
         await members[index].connection.invoke("Join", blue)
     alice, bob = users["alice"].pk, users["bob"].pk
-    # ``--option=<id>``: ids may start with "-" (see test_bugs.py).
     runs: list[tuple[list[str], list[Any], list[int]]] = [
         (["42", '{"a": [1, true]}'], [42, {"a": [1, True]}], EVERYONE),
         (["--group", red, "--group", blue], [], [0, 2, 3, 5]),
-        (["--group", red, f"--except={ids[2]}"], [], [0, 5]),
+        (["--group", red, "--except", ids[2]], [], [0, 5]),
         (["--user", alice, "--user", bob], [], [0, 3, 4]),
-        ([f"--connection={ids[5]}", f"--connection={ids[1]}"], [], [1, 5]),
-        ([f"--except={ids[0]}", f"--except={ids[4]}"], [], [1, 2, 3, 5]),
+        (["--connection", ids[5], "--connection", ids[1]], [], [1, 5]),
+        ([f"--except={ids[0]}", "--except", ids[4]], [], [1, 2, 3, 5]),
     ]
     commands = [["Receive", unique("cmd"), *options] for options, _, _ in runs]
     results = await asyncio.gather(*(asyncio.to_thread(signalr_send, cluster.env, "command", *c) for c in commands))
@@ -298,22 +307,17 @@ async def test_signalr_send_invoke_returns_the_result_of_a_client_on_another_pro
 ) -> None:
     """``signalr_send ... --connection=<id> --invoke`` in a process of its own prints, as JSON,
     what a client on a server process answered; a client's error fails the command with the
-    client's text.
-
-    channels_postgres: a fresh process's first request often loses its answer (its node's
-    channel is not listened to yet: ``test_bugs.py``), which the command reports, after
-    ``GROUP_ACK_TIMEOUT``, as "Connection ... does not exist" although the client was asked.
-    There the command runs in ``warm_command``, a process whose node listens already."""
-    if not cluster.layer.spans_processes:
-        pytest.skip(IN_MEMORY_REFUSED)
+    client's text. (The command's first request is answered on its node's brand-new channel:
+    on channels_postgres that answer used to be lost, see ``test_bugs.py``.)"""
+    if await refused_in_memory(cluster, "invoke-command"):
+        return
     members = await spread(js, cluster, users, "invoke-command")
     answerer = members[3]  # SSE, on slot 1
     answer = {"from": "sse on slot 1", "items": [1, "é", None, True]}
-    entry = WARM_COMMAND if cluster.layer.name == "postgres" else None
 
     async def invoke(question: str) -> subprocess.CompletedProcess[str]:
-        command = ["Answer", question, f"--connection={answerer.id}", "--invoke", "--timeout", "10"]
-        return await asyncio.to_thread(signalr_send, cluster.env, "invoke-command", *command, entry=entry)
+        command = ["Answer", question, "--connection", answerer.id, "--invoke", "--timeout", "10"]
+        return await asyncio.to_thread(signalr_send, cluster.env, "invoke-command", *command)
 
     await answerer.connection.handle("Answer", "value", value=answer)
     result = await invoke("cmd-question")

@@ -123,6 +123,15 @@ TARGETS: dict[str, Target] = {
             "this project",
             columns=_SIGNALR_COLUMNS,
         ),
+        Target(
+            "django_signalr_noregistry",
+            "bench.django_target.asgi:application",
+            "signalr",
+            "/hubs/bench",
+            {"DJANGO_SETTINGS_MODULE": "bench.django_target.settings", "BENCH_REGISTRY": "0"},
+            "this project with CONNECTION_REGISTRY off: the registry's cost",
+            columns=("ws-json",),
+        ),
     )
 }
 

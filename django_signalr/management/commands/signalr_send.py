@@ -12,6 +12,7 @@ it reaches the connections of every server process that shares the channel layer
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,6 +25,24 @@ from ...conf import resolve_options
 from ...context import get_hub_context
 from ...exceptions import HubException
 from ...hub import Hub
+
+# Options whose values are connection ids, group names or user ids: any of them may start with
+# "-" (connection ids are URL-safe base64), which argparse would take for an option.
+VALUE_OPTIONS = frozenset({"--group", "--user", "--connection", "--except"})
+
+
+def attach_option_values(argv: Sequence[str]) -> list[str]:
+    """``--group -lobby`` as ``--group=-lobby``: argparse refuses a separate value that starts
+    with "-" ("expected one argument"), so each value is attached to its option."""
+    attached: list[str] = []
+    values = iter(argv)
+    for token in values:
+        if token in VALUE_OPTIONS:
+            value = next(values, None)
+            attached.append(token if value is None else f"{token}={value}")
+        else:
+            attached.append(token)
+    return attached
 
 
 def _argument(text: str) -> Any:
@@ -53,6 +72,10 @@ class Command(BaseCommand):
             help="Wait for the client's result (one --connection only) and print it as JSON.",
         )
         parser.add_argument("--timeout", type=float, default=30.0, help="Seconds to wait with --invoke.")
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        """From the command line; ``call_command`` callers pass ``group=["-lobby"]`` instead."""
+        super().run_from_argv(attach_option_values(argv))
 
     def handle(self, *args: Any, **options: Any) -> None:
         hub_class = self._hub_class(options["hub"])

@@ -145,7 +145,7 @@ async def run_echo(names: list[str], profile: Profile, repeat: int, log_dir: Pat
             result = await run_one("echo", name, port, profile, log_dir / f"r{round_ + 1}", column)
             runs[(column, name)].append(result)
             if result["status"] != "ok":
-                print(f"  {name:<16} {column:<11} FAILED: {result['error'][:300]}", flush=True)
+                print(f"  {name:<{report.NAME_WIDTH}}{column:<11} FAILED: {result['error'][:300]}", flush=True)
             else:
                 print(report.echo_line(name, result), flush=True)
     out: dict[str, dict[str, Any]] = {}
@@ -192,7 +192,7 @@ async def run(args: argparse.Namespace) -> int:
                 result = await run_one(scenario, name, PORT_RANGE[0] + index, profile, log_dir / f"r{round_ + 1}")
                 runs[name].append(result)
                 if result["status"] != "ok":
-                    print(f"  {name:<16} FAILED: {result['error'][:300]}", flush=True)
+                    print(f"  {name:<{report.NAME_WIDTH}}FAILED: {result['error'][:300]}", flush=True)
         results[scenario] = {name: best_run(scenario, name_runs) for name, name_runs in runs.items()}
     print()
     if "echo" in results:

@@ -15,6 +15,9 @@ from typing import Any
 
 from bench.config import SUBJECT, TARGETS
 
+#: Width of the target-name column: the longest name and a space.
+NAME_WIDTH = max(map(len, TARGETS)) + 1
+
 
 def _fmt(value: float | None, spec: str = ".0f") -> str:
     """Format a number or show ``-`` for missing values."""
@@ -48,7 +51,7 @@ def step_line(target: str, step: dict[str, Any]) -> str:
     else:
         flag = "LOSS" if step["lost"] > 0 else "slow"
     return (
-        f"  {target:<16} {step['rate']:>4} msg/s  offered {step['offered_per_s']:>6}/s  "
+        f"  {target:<{NAME_WIDTH}}{step['rate']:>4} msg/s  offered {step['offered_per_s']:>6}/s  "
         f"delivered {step['delivered_per_s']:>8.0f}/s  lost {step['lost']:>6}  "
         f"p50 {_fmt(step['p50_ms'], '.1f'):>7} ms  p99 {_fmt(step['p99_ms'], '.1f'):>7} ms  "
         f"{flag:<5}  cpu[{cpu}]"
@@ -68,20 +71,21 @@ def echo_table(results: dict[str, dict[str, Any]]) -> list[str]:
     the notes are listed under the table.
     """
     lines = [
-        f"{'target':<17}{'column':<12}{'round trips/s':>14}{'p50 ms':>9}{'p99 ms':>9}   cpu in cores during the window"
+        f"{'target':<{NAME_WIDTH}}{'column':<12}{'round trips/s':>14}{'p50 ms':>9}{'p99 ms':>9}"
+        "   cpu in cores during the window"
     ]
     notes: list[str] = []
     for name, res in results.items():
         shown = name
         for column, col in _columns(res).items():
             if col.get("status") != "ok":
-                lines.append(f"{shown:<17}{column:<12}{'FAILED':>14}   {col.get('error', '')[:120]}")
+                lines.append(f"{shown:<{NAME_WIDTH}}{column:<12}{'FAILED':>14}   {col.get('error', '')[:120]}")
             else:
                 flag = "*" if col.get("notes") else " "
                 notes.extend(f"* {name} {column}: {note}" for note in col.get("notes", ()))
                 p50, p99 = _fmt(col["p50_ms"], ".2f"), _fmt(col["p99_ms"], ".2f")
                 lines.append(
-                    f"{shown:<17}{column:<12}{col['round_trips_per_s']:>13.0f}{flag}{p50:>9}{p99:>9}"
+                    f"{shown:<{NAME_WIDTH}}{column:<12}{col['round_trips_per_s']:>13.0f}{flag}{p50:>9}{p99:>9}"
                     f"   {_cpu(col['cpu'])}"
                 )
             shown = ""
@@ -90,14 +94,14 @@ def echo_table(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def broadcast_table(results: dict[str, dict[str, Any]]) -> list[str]:
     """Broadcast summary: highest clean delivery rate (nothing lost, p99 < 1 s) per target."""
-    head = f"{'target':<17}{'max clean deliveries/s':>23}{'at msg/s':>9}{'p99 ms':>9}"
+    head = f"{'target':<{NAME_WIDTH}}{'max clean deliveries/s':>23}{'at msg/s':>9}{'p99 ms':>9}"
     lines = [head + "   stopped because / cpu at that step"]
     for name, res in results.items():
         if res.get("status") != "ok":
-            lines.append(f"{name:<17}{'FAILED':>23}   {res.get('error', '')[:160]}")
+            lines.append(f"{name:<{NAME_WIDTH}}{'FAILED':>23}   {res.get('error', '')[:160]}")
             continue
         lines.append(
-            f"{name:<17}{res['max_clean_delivered_per_s']:>23.0f}{_fmt(res['max_clean_rate'], 'd'):>9}"
+            f"{name:<{NAME_WIDTH}}{res['max_clean_delivered_per_s']:>23.0f}{_fmt(res['max_clean_rate'], 'd'):>9}"
             f"{_fmt(res['max_clean_p99_ms'], '.1f'):>9}   {res['stop_reason']}"
             + (f" / {_cpu(res['max_clean_cpu'])}" if res.get("max_clean_cpu") else "")
         )
@@ -216,7 +220,7 @@ def write_json(path: Path, document: dict[str, Any]) -> None:
 def echo_line(target: str, result: dict[str, Any]) -> str:
     """One live progress line per echo run."""
     return (
-        f"  {target:<16} {result.get('column', 'ws-json'):<11} {result['round_trips_per_s']:>8.0f} rt/s"
+        f"  {target:<{NAME_WIDTH}}{result.get('column', 'ws-json'):<11} {result['round_trips_per_s']:>8.0f} rt/s"
         f"  p50 {_fmt(result['p50_ms'], '.2f')} ms"
         f"  p99 {_fmt(result['p99_ms'], '.2f')} ms  cpu[{_cpu(result['cpu'])}]"
     )

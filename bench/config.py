@@ -7,7 +7,7 @@ change, and so that the JSON results can record exactly what was run.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,12 @@ class Target:
     env: dict[str, str] = field(default_factory=dict)
     note: str = ""
     columns: tuple[str, ...] = ("ws-json",)
+    #: Servers it runs under (an ASGI app: both); a target with a ``command`` is its own server.
+    servers: tuple[str, ...] = ("uvicorn", "daphne")
+    #: Channel layers it can run on (``bench.layers``); the others use none.
+    layers: tuple[str, ...] = ("memory",)
+    #: For a server that is not an ASGI app: its arguments after ``python`` (``{port}`` replaced).
+    command: tuple[str, ...] = ()
 
     def column_protocol(self, column: str) -> str:
         """Worker ``--protocol`` for ``column``: the target's own for ``ws-json``, else ``<it>-<column>``."""
@@ -77,6 +83,7 @@ TARGETS: dict[str, Target] = {
             "/ws",
             _CHANNELS_ENV,
             "AsyncWebsocketConsumer + InMemoryChannelLayer group_send (default settings)",
+            layers=("memory", "redis", "pubsub"),
         ),
         Target(
             "channels_ceiling",
@@ -122,6 +129,16 @@ TARGETS: dict[str, Target] = {
             {"DJANGO_SETTINGS_MODULE": "bench.django_target.settings"},
             "this project",
             columns=_SIGNALR_COLUMNS,
+            layers=("memory", "redis", "pubsub"),
+        ),
+        Target(
+            "websockets_ceiling",
+            "",
+            "plain",
+            "/",
+            note="a bare websockets server on uvloop, no ASGI: the ceiling of Python WebSocket servers here",
+            servers=("own",),
+            command=("-m", "bench.servers.websockets_ceiling", "--port", "{port}"),
         ),
         Target(
             "django_signalr_noregistry",
@@ -141,36 +158,39 @@ SUBJECT = "django_signalr"
 
 @dataclass(frozen=True, slots=True)
 class EchoParams:
-    """Echo scenario sizing: closed-loop connections, payload and timing windows (seconds).
-
-    ``columns`` are the transport/protocol columns run (each target runs those
-    it has, :attr:`Target.columns`). ``lp_lenient``: when a server does not
-    answer the first long poll at once, send the handshake anyway (and flag
-    the figure) instead of failing the column.
-    """
+    """Echo sizing: closed-loop connections, payload, timing windows (seconds), the column
+    (transport + hub protocol, :data:`ECHO_COLUMNS`) and whether replies come through the
+    server's send-to-a-connection API (``via_connection``) instead of as the request's answer.
+    ``lp_lenient``: when a server does not answer the first long poll at once, send the
+    handshake anyway (and flag the figure) instead of failing."""
 
     connections: int = 50
     payload_bytes: int = 256
-    warmup: float = 2.0
-    duration: float = 10.0
-    columns: tuple[str, ...] = tuple(ECHO_COLUMNS)
+    warmup: float = 1.0
+    duration: float = 3.0
+    column: str = "ws-json"
+    via_connection: bool = False
     lp_lenient: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class BroadcastParams:
-    """Broadcast scenario sizing.
+    """Broadcast and groups sizing.
 
-    ``rates`` are messages/s sent by the single sender; each is delivered to
-    every receiver, so deliveries/s = rate * receivers. ``drain`` is the grace
-    period after a step during which late deliveries still count.
-    ``receiver_procs`` splits the receivers over that many load processes.
+    ``rates`` are messages/s sent by the single sender; a message reaches every receiver
+    (broadcast) or the ``group_size`` members of one group (groups: the sender goes round
+    the groups), so deliveries/s = rate * fan-out. ``drain`` is the grace period after a step
+    during which late deliveries still count. ``memory``: sample the server's RSS before and
+    after the receivers connect (per idle connection).
     """
 
     receivers: int = 1000
-    rates: tuple[int, ...] = (2, 5, 10, 20, 40, 80, 120, 160)
-    step_seconds: float = 5.0
-    drain: float = 3.0
+    rates: tuple[int, ...] = (10, 15, 22, 33, 50, 75, 110, 160)
+    step_seconds: float = 2.0
+    drain: float = 1.5
+    column: str = "ws-json"
+    group_size: int = 0
+    memory: bool = False
     #: One receiver process: on this 2-core box a second load process only
     #: takes CPU from the server. Receivers cost ~4 µs per delivery when the
     #: server writes several messages per TCP segment and ~20 µs (mostly kernel
@@ -181,10 +201,86 @@ class BroadcastParams:
     #: A step is "clean" when nothing is lost and p99 latency is below this.
     clean_p99: float = 1.0
 
+    @property
+    def fan_out(self) -> int:
+        """Deliveries per message sent."""
+        return self.group_size or self.receivers
+
+
+#: Rate ladders (messages/s), steps of about 1.5x; a target stops at its first saturated step.
+BROADCAST_1K_RATES = (10, 15, 22, 33, 50, 75, 110, 160)
+BROADCAST_5K_RATES = (2, 3, 4, 6, 9, 13, 20, 30)
+GROUP_RATES = (1000, 1500, 2200, 3300, 5000, 7500, 11000, 16000)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One row of the results: a scenario, its sizing, and the server, layer and column it runs
+    on. Every selected target that can run it does (:func:`runs_case`)."""
+
+    key: str
+    title: str
+    scenario: str  # "echo" (to_connection is echo with via_connection), "broadcast"
+    server: str = "uvicorn"
+    layer: str = "memory"
+    column: str = "ws-json"
+    payload_bytes: int = 256
+    via_connection: bool = False
+    receivers: int = 1000
+    rates: tuple[int, ...] = BROADCAST_1K_RATES
+    group_size: int = 0
+    memory: bool = False
+    #: Cases run only when asked for with ``--cases`` (not part of the default matrix).
+    extra: bool = False
+
+
+CASES: dict[str, Case] = {
+    c.key: c
+    for c in (
+        Case("echo", "echo, 50 conns, 256 B (round trips/s)", "echo"),
+        Case("echo-2k", "echo, 50 conns, 2 KB (round trips/s)", "echo", payload_bytes=2048),
+        Case("to-connection", "send to a connection, 50 conns (round trips/s)", "echo", via_connection=True),
+        Case("broadcast-1k", "broadcast to 1,000 (max clean deliveries/s)", "broadcast"),
+        Case(
+            "broadcast-5k",
+            "broadcast to 5,000 (max clean deliveries/s)",
+            "broadcast",
+            receivers=5000,
+            rates=BROADCAST_5K_RATES,
+            memory=True,
+        ),
+        Case(
+            "groups",
+            "groups of 10, 1,000 conns (max clean deliveries/s)",
+            "broadcast",
+            group_size=10,
+            rates=GROUP_RATES,
+        ),
+        Case("echo-msgpack", "echo, MessagePack (round trips/s)", "echo", column="ws-msgpack"),
+        Case("broadcast-1k-msgpack", "broadcast to 1,000, MessagePack", "broadcast", column="ws-msgpack"),
+        Case("echo-redis", "echo on channels_redis (round trips/s)", "echo", layer="redis"),
+        Case("broadcast-1k-redis", "broadcast to 1,000 on channels_redis", "broadcast", layer="redis"),
+        Case("broadcast-1k-pubsub", "broadcast to 1,000 on Redis pub/sub", "broadcast", layer="pubsub", extra=True),
+        Case("echo-daphne", "echo under daphne (round trips/s)", "echo", server="daphne"),
+        Case("broadcast-1k-daphne", "broadcast to 1,000 under daphne", "broadcast", server="daphne"),
+        *(
+            Case(f"echo-{column}", f"echo over {column} (round trips/s)", "echo", column=column, extra=True)
+            for column in ("sse-json", "lp-json", "lp-msgpack")
+        ),
+    )
+}
+
+
+def runs_case(target: Target, case: Case) -> bool:
+    """Whether ``target`` can run ``case``: its server (a target that is its own server runs
+    in the uvicorn rows), its layer, its column."""
+    server_ok = case.server in target.servers or (target.command != () and case.server == "uvicorn")
+    return server_ok and case.layer in target.layers and case.column in target.columns
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """A full set of scenario parameters (``full`` or ``quick``)."""
+    """Timing of every case (``full`` or ``quick``)."""
 
     name: str
     echo: EchoParams
@@ -194,10 +290,26 @@ class Profile:
         """Return a JSON-serialisable view for the results file."""
         return asdict(self)
 
+    def echo_params(self, case: Case) -> EchoParams:
+        return replace(
+            self.echo, payload_bytes=case.payload_bytes, column=case.column, via_connection=case.via_connection
+        )
+
+    def broadcast_params(self, case: Case) -> BroadcastParams:
+        """The broadcast (or groups) sizing of ``case``."""
+        return replace(
+            self.broadcast,
+            receivers=case.receivers,
+            rates=case.rates,
+            column=case.column,
+            group_size=case.group_size,
+            memory=case.memory,
+        )
+
 
 FULL = Profile("full", EchoParams(), BroadcastParams())
 QUICK = Profile(
     "quick",
-    EchoParams(warmup=1.0, duration=3.0),
-    BroadcastParams(step_seconds=2.0, drain=1.5),
+    EchoParams(warmup=0.5, duration=1.5),
+    BroadcastParams(step_seconds=1.0, drain=1.0),
 )

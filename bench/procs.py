@@ -77,13 +77,18 @@ async def _terminate(proc: asyncio.subprocess.Process, grace: float) -> None:
 
 
 class ServerProcess:
-    """One target under uvicorn (uvloop, httptools, no per-message deflate, quiet logs)."""
+    """One target under one server: uvicorn (uvloop, httptools, no per-message deflate, quiet
+    logs), daphne (quiet), or the target's own command (``Target.command``), on one layer."""
 
-    def __init__(self, target: Target, port: int, log_path: Path) -> None:
+    def __init__(
+        self, target: Target, port: int, log_path: Path, server: str = "uvicorn", layer: str = "memory"
+    ) -> None:
         """Remember what to run; :meth:`start` launches it."""
         self.target = target
         self.port = port
         self.log_path = log_path
+        self.server = server
+        self.layer = layer
         self.proc: asyncio.subprocess.Process | None = None
         self._log: IO[bytes] | None = None
 
@@ -94,13 +99,17 @@ class ServerProcess:
 
     @property
     def pid(self) -> int:
-        """PID of the uvicorn process (single process: no reloader, no workers)."""
+        """PID of the server process (single process: no reloader, no workers)."""
         assert self.proc is not None
         return self.proc.pid
 
-    async def start(self, timeout: float = 30.0) -> None:
-        """Launch uvicorn and wait until the port accepts connections or the process dies."""
-        command = [
+    def command(self) -> list[str]:
+        """The server's command line."""
+        if self.target.command:
+            return [venv_python(), *(arg.replace("{port}", str(self.port)) for arg in self.target.command)]
+        if self.server == "daphne":
+            return [venv_python(), "-m", "daphne", "-b", HOST, "-p", str(self.port), "-v", "0", self.target.app]
+        return [
             venv_python(), "-m", "uvicorn", self.target.app,
             "--host", HOST, "--port", str(self.port),
             "--loop", "uvloop", "--http", "httptools",
@@ -108,10 +117,14 @@ class ServerProcess:
             "--log-level", "warning", "--no-access-log",
             "--timeout-graceful-shutdown", "2",
         ]  # fmt: skip
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Launch the server and wait until the port accepts connections or the process dies."""
+        env = {**self.target.env, "BENCH_LAYER": self.layer, "BENCH_LAYER_PREFIX": f"bench-{os.getpid()}-{self.port}"}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self.proc = await asyncio.create_subprocess_exec(
-            *command, cwd=str(REPO_DIR), env=child_env(self.target.env),
+            *self.command(), cwd=str(REPO_DIR), env=child_env(env),
             stdin=asyncio.subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             preexec_fn=_die_with_parent,
         )  # fmt: skip
@@ -129,6 +142,13 @@ class ServerProcess:
                 await asyncio.wait_for(writer.wait_closed(), timeout=1.0)
             return
         raise ChildError(f"server did not listen within {timeout:.0f}s: {self.log_tail()}")
+
+    def rss_bytes(self) -> int:
+        """The server's resident memory now (``VmRSS`` of /proc)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise ChildError("no VmRSS in /proc status")
 
     def alive(self) -> bool:
         """True while the server process runs."""

@@ -1,10 +1,11 @@
-"""Printing the tables and ratios, and writing ``bench/results/<timestamp>.json``.
+"""Printing the results matrix, its ratios and the issue's targets; writing the results JSON
+and the PNG chart.
 
-Ratios are always ``django_signalr / peer`` for throughput figures (above
-1.00x means django_signalr is faster) and for p50/p99 latency (below 1.00x
-means django_signalr is snappier). The echo scenario has one row per target
-and column (transport + hub protocol), and per-column ratios against the
-peers that speak SignalR too.
+One row per case (``bench.config.CASES``), one column per target. A case's figure is round
+trips/s (echo) or the highest clean delivery rate (broadcast, groups: nothing lost, p99 under
+1 s). Two more rows come from ``broadcast-5k``: the receivers' connect rate and the server's
+memory per idle connection. Ratios are ``django_signalr / peer`` in the same case (for memory,
+lower is better).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.config import SUBJECT, TARGETS
+from bench.config import CASES, SUBJECT, TARGETS
 
 #: Width of the target-name column: the longest name and a space.
 NAME_WIDTH = max(map(len, TARGETS)) + 1
@@ -22,6 +23,11 @@ NAME_WIDTH = max(map(len, TARGETS)) + 1
 def _fmt(value: float | None, spec: str = ".0f") -> str:
     """Format a number or show ``-`` for missing values."""
     return "-" if value is None else format(value, spec)
+
+
+def _number(value: float | None) -> str:
+    """``12,345`` for large figures, ``4.2`` for small ones (KiB), ``-`` for none."""
+    return _fmt(value, ",.0f" if (value or 0) >= 100 else ".1f")
 
 
 _SHORT = {"server": "srv", "client": "cli", "sender": "snd", "other": "oth"}
@@ -58,157 +64,132 @@ def step_line(target: str, step: dict[str, Any]) -> str:
     )
 
 
-def _columns(res: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """A target's echo records per column (older result files have only the top-level ws-json one)."""
-    columns: dict[str, dict[str, Any]] | None = res.get("columns")
-    return columns if columns is not None else {"ws-json": res}
+#: Derived rows: (key, title, case they come from, how to read the figure, higher is better).
+DERIVED = (
+    ("connect", "connect rate, 5,000 conns, 50 in flight (conns/s)", "broadcast-5k", ("connect", "per_s"), True),
+    ("memory", "memory per idle connection at 5,000 (KiB)", "broadcast-5k", ("memory", "per_connection_bytes"), False),
+)
+
+#: The issue's targets: (row, peer, lowest acceptable ours/peer; for memory the highest).
+TARGET_RATIOS = (
+    ("echo", "aiosignalr", 1.25),
+    ("echo", "socketio", 2.0),
+    ("echo", "channels_ceiling", 0.5),
+    ("broadcast-1k", "aiosignalr", 1.0),
+    ("broadcast-1k", "socketio", 2.0),
+    ("broadcast-5k", "aiosignalr", 1.0),
+    ("broadcast-5k", "socketio", 2.0),
+    ("memory", "aiosignalr", 1.0),
+)
 
 
-def echo_table(results: dict[str, dict[str, Any]]) -> list[str]:
-    """Echo summary: round trips/s, p50/p99 and CPU shares per target and column.
-
-    A ``*`` marks figures whose client had to tolerate a protocol deviation;
-    the notes are listed under the table.
-    """
-    lines = [
-        f"{'target':<{NAME_WIDTH}}{'column':<12}{'round trips/s':>14}{'p50 ms':>9}{'p99 ms':>9}"
-        "   cpu in cores during the window"
-    ]
-    notes: list[str] = []
-    for name, res in results.items():
-        shown = name
-        for column, col in _columns(res).items():
-            if col.get("status") != "ok":
-                lines.append(f"{shown:<{NAME_WIDTH}}{column:<12}{'FAILED':>14}   {col.get('error', '')[:120]}")
-            else:
-                flag = "*" if col.get("notes") else " "
-                notes.extend(f"* {name} {column}: {note}" for note in col.get("notes", ()))
-                p50, p99 = _fmt(col["p50_ms"], ".2f"), _fmt(col["p99_ms"], ".2f")
-                lines.append(
-                    f"{shown:<{NAME_WIDTH}}{column:<12}{col['round_trips_per_s']:>13.0f}{flag}{p50:>9}{p99:>9}"
-                    f"   {_cpu(col['cpu'])}"
-                )
-            shown = ""
-    return lines + notes
+def figure(row: str, result: dict[str, Any]) -> float | None:
+    """The figure of a row (a case key or a derived key) in one target's result."""
+    if result.get("status") != "ok":
+        return None
+    for key, _title, _case, (section, name), _higher in DERIVED:
+        if key == row:
+            part = result.get(section) or {}
+            value = part.get(name)
+            return None if value is None else value / 1024 if key == "memory" else value
+    key = "round_trips_per_s" if CASES[row].scenario == "echo" else "max_clean_delivered_per_s"
+    value = result.get(key)
+    return None if value is None else float(value)
 
 
-def broadcast_table(results: dict[str, dict[str, Any]]) -> list[str]:
-    """Broadcast summary: highest clean delivery rate (nothing lost, p99 < 1 s) per target."""
-    head = f"{'target':<{NAME_WIDTH}}{'max clean deliveries/s':>23}{'at msg/s':>9}{'p99 ms':>9}"
-    lines = [head + "   stopped because / cpu at that step"]
-    for name, res in results.items():
-        if res.get("status") != "ok":
-            lines.append(f"{name:<{NAME_WIDTH}}{'FAILED':>23}   {res.get('error', '')[:160]}")
-            continue
-        lines.append(
-            f"{name:<{NAME_WIDTH}}{res['max_clean_delivered_per_s']:>23.0f}{_fmt(res['max_clean_rate'], 'd'):>9}"
-            f"{_fmt(res['max_clean_p99_ms'], '.1f'):>9}   {res['stop_reason']}"
-            + (f" / {_cpu(res['max_clean_cpu'])}" if res.get("max_clean_cpu") else "")
-        )
-    return lines
-
-
-def ratios(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float | str]]:
-    """``django_signalr / peer`` for echo round trips/s, echo p99 and broadcast max clean rate."""
-    figures = {
-        "echo_round_trips_per_s": ("echo", "round_trips_per_s"),
-        "echo_p99_ms": ("echo", "p99_ms"),
-        "broadcast_max_clean_per_s": ("broadcast", "max_clean_delivered_per_s"),
-    }
-    out: dict[str, dict[str, float | str]] = {}
-    for label, (scenario, key) in figures.items():
-        by_target = results.get(scenario)
-        if not by_target:
-            continue
-        ours = by_target.get(SUBJECT, {})
-        if ours.get("status") == "not run":  # echo without the ws-json column: see column_ratios
-            continue
-        row: dict[str, float | str] = {}
-        for peer, res in by_target.items():
-            if peer == SUBJECT:
-                continue
-            if ours.get("status") != "ok":
-                row[peer] = f"n/a ({SUBJECT} {ours.get('status', 'failed')})"
-            elif res.get("status") != "ok":
-                row[peer] = f"n/a ({peer} {res.get('status', 'failed')})"
-            elif not res.get(key) or ours.get(key) is None:
-                row[peer] = "n/a (zero or missing)"
-            else:
-                row[peer] = ours[key] / res[key]
-        out[label] = row
+def rows(results: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, float | None], bool]]:
+    """(row key, title, {target: figure}, higher is better) for every case run and derived row."""
+    out = []
+    for key, by_target in results.items():
+        out.append((key, CASES[key].title, {t: figure(key, r) for t, r in by_target.items()}, True))
+    for key, title, source, _where, higher in DERIVED:
+        if source in results:
+            out.append((key, title, {t: figure(key, r) for t, r in results[source].items()}, higher))
     return out
 
 
-#: Echo figures compared per column, and whether higher is better.
-_COLUMN_FIGURES = {"round_trips_per_s": True, "p50_ms": False, "p99_ms": False}
+def matrix_lines(results: dict[str, dict[str, dict[str, Any]]], targets: list[str]) -> list[str]:
+    """The results matrix: a row per case, a column per target (``-``: did not run or failed)."""
+    width = max(len(t) for t in targets) + 2
+    lines = [f"{'':<58}" + "".join(f"{t:>{width}}" for t in targets)]
+    for _key, title, figures, _higher in rows(results):
+        cells = "".join(f"{_number(figures.get(t)):>{width}}" for t in targets)
+        lines.append(f"{title[:57]:<58}{cells}")
+    return lines
 
 
-def column_ratios(echo: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, float | str]]]:
-    """``django_signalr / peer`` per echo column, against each peer with the same wire protocol.
-
-    Returns ``{column: {peer: {figure: ratio or "n/a (...)"}}}`` (figures:
-    round trips/s, p50 ms, p99 ms). Only columns the subject ran appear.
-    """
-    ours_by_column = _columns(echo[SUBJECT]) if SUBJECT in echo else {}
-    protocol = TARGETS[SUBJECT].protocol
-    out: dict[str, dict[str, dict[str, float | str]]] = {}
-    for column, ours in ours_by_column.items():
-        for peer, res in echo.items():
-            if peer == SUBJECT or peer not in TARGETS or TARGETS[peer].protocol != protocol:
-                continue
-            theirs = _columns(res).get(column)
-            if theirs is None:
-                continue
-            row: dict[str, float | str] = {}
-            for key in _COLUMN_FIGURES:
-                if ours.get("status") != "ok":
-                    row[key] = f"n/a ({SUBJECT} failed)"
-                elif theirs.get("status") != "ok":
-                    row[key] = f"n/a ({peer} failed)"
-                elif not theirs.get(key) or ours.get(key) is None:
-                    row[key] = "n/a (zero or missing)"
-                else:
-                    row[key] = ours[key] / theirs[key]
-            if theirs.get("notes") or ours.get("notes"):
-                row["flagged"] = "a side tolerated a protocol deviation (see notes)"
-            out.setdefault(column, {})[peer] = row
+def ratio_matrix(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """``{row: {peer: ours / peer}}`` wherever both figures exist."""
+    out: dict[str, dict[str, float]] = {}
+    for key, _title, figures, _higher in rows(results):
+        ours = figures.get(SUBJECT)
+        if not ours:
+            continue
+        out[key] = {peer: ours / theirs for peer, theirs in figures.items() if peer != SUBJECT and theirs}
     return out
 
 
-def column_ratio_lines(table: dict[str, dict[str, dict[str, float | str]]]) -> list[str]:
-    """Human form of :func:`column_ratios`: one line per column and peer."""
-    if not table:
-        return []
-    lines = [
-        f"echo per column, {SUBJECT}/peer (round trips/s: above 1 is better; p50, p99: below 1 is better):",
-        f"  {'column':<12}{'peer':<13}{'round trips/s':>14}{'p50':>8}{'p99':>8}",
-    ]
-    for column, peers in table.items():
-        for peer, row in peers.items():
-            values = [row[key] for key in _COLUMN_FIGURES]
-            if all(isinstance(v, float) for v in values):
-                shown = "".join(f"{v:>{w}.2f}x" for v, w in zip(values, (13, 7, 7), strict=True))
-                shown += "  *" if "flagged" in row else ""
-            else:
-                shown = f"  {next(v for v in values if isinstance(v, str))}"
-            lines.append(f"  {column:<12}{peer:<13}{shown}")
+def ratio_lines(ratios: dict[str, dict[str, float]]) -> list[str]:
+    """``django_signalr / peer`` per row."""
+    lines = [f"{SUBJECT} / peer (memory: lower is better; everything else: higher is better):"]
+    for key, peers in ratios.items():
+        shown = "  ".join(f"{peer} {value:.2f}x" for peer, value in peers.items())
+        lines.append(f"  {key:<22}{shown}")
     return lines
 
 
-def ratio_lines(table: dict[str, dict[str, float | str]]) -> list[str]:
-    """Human form of :func:`ratios`, e.g. ``django_signalr/aiosignalr = 1.12x``."""
-    notes = {
-        "echo_round_trips_per_s": "echo ws-json round trips/s (higher is better)",
-        "echo_p99_ms": "echo ws-json p99 latency (lower is better)",
-        "broadcast_max_clean_per_s": "broadcast max clean deliveries/s (higher is better)",
-    }
-    lines: list[str] = []
-    for label, row in table.items():
-        lines.append(f"{notes[label]}:")
-        for peer, value in row.items():
-            shown = f"{value:.2f}x" if isinstance(value, float) else value
-            lines.append(f"  {SUBJECT}/{peer} = {shown}")
+def target_checks(ratios: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """The issue's targets against this run's ratios (``ok`` is None where not measured)."""
+    checks = []
+    for row, peer, bound in TARGET_RATIOS:
+        value = ratios.get(row, {}).get(peer)
+        higher = row != "memory"
+        ok = None if value is None else value >= bound if higher else value <= bound
+        checks.append({"row": row, "peer": peer, "bound": bound, "higher_is_better": higher, "ratio": value, "ok": ok})
+    return checks
+
+
+def target_lines(checks: list[dict[str, Any]]) -> list[str]:
+    """PASS/FAIL per target."""
+    lines = ["targets (ratios in this run):"]
+    for check in checks:
+        verdict = {True: "PASS", False: "FAIL", None: "not measured"}[check["ok"]]
+        sign = ">=" if check["higher_is_better"] else "<="
+        shown = "-" if check["ratio"] is None else f"{check['ratio']:.2f}x"
+        lines.append(f"  {check['row']:<14}vs {check['peer']:<18}{sign} {check['bound']:.2f}x  {shown:>7}  {verdict}")
     return lines
+
+
+def chart(results: dict[str, dict[str, dict[str, Any]]], targets: list[str], path: Path) -> None:
+    """One bar chart per row, every target side by side, ours highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = [row for row in rows(results) if any(v is not None for v in row[2].values())]
+    columns = 3
+    lines = -(-len(table) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 2.9 * lines), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for ax, (_key, title, figures, higher) in zip(axes.flat, table, strict=False):
+        names = [t for t in targets if figures.get(t) is not None]
+        values = [figures[t] or 0.0 for t in names]
+        bars = ax.barh(names, values, color=[colors(targets.index(t)) for t in names])
+        for bar, name in zip(bars, names, strict=True):
+            if name == SUBJECT:
+                bar.set_edgecolor("black")
+                bar.set_linewidth(1.5)
+        ax.invert_yaxis()
+        ax.set_title(title + ("" if higher else " (lower is better)"), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.bar_label(bars, labels=[_number(v) for v in values], fontsize=6, padding=2)
+    for ax in list(axes.flat)[len(table) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

@@ -5,10 +5,29 @@ competes with the load loops. It talks line-delimited JSON: events on stdout
 (``ready``, ``window_start``, ``result``, ``step_done``, ``report``,
 ``counts``, ``error``) and commands on stdin (``step``, ``counts``,
 ``report``, ``quit``). EOF on stdin or the ``--deadline`` ends the process, so
-a crashed orchestrator never leaves load running.
+a crashed orchestrator never leaves load running. ``ready`` carries
+``connect_s`` (time to open every connection) and ``connect_hist`` (histogram
+of each connection's open-and-handshake time, the probe excluded).
 
 Roles: ``echo`` (closed loop, self-timed), ``receivers`` (N passive
 connections) and ``sender`` (one paced broadcaster).
+
+Options for the send-to-connection and small-group scenarios (all off by
+default, which keeps the plain echo and broadcast behaviour):
+
+- ``--via-connection`` (``echo``): each request asks the server to send the
+  payload back to this connection through its addressed-send API (SignalR
+  ``SendToMe`` -> ``Echoed``, plain ``to_me`` -> ``echoed``, Socket.IO ``to_me``
+  -> ``echoed``) instead of answering the request itself.
+- ``--group-size N`` with ``--index-offset K`` (``receivers``): before
+  ``ready``, socket ``i`` of this worker joins group ``g{(K + i) // N}`` and
+  every join's answer is awaited (``--connect-timeout`` bounds it); ``K`` is
+  the number of receivers in the workers before this one, so groups of ``N``
+  span workers. ``ready`` then also carries ``groups_joined`` (the number of
+  distinct groups this worker's sockets joined).
+- ``--groups M`` (``sender``): every ``step`` sends its messages round-robin to
+  groups ``g0`` .. ``g{M-1}`` (``SendToGroup`` / ``group``) instead of
+  broadcasting them; each message reaches only that group's members.
 """
 
 from __future__ import annotations
@@ -31,6 +50,7 @@ from bench.clients.base import new_session
 from bench.load.broadcast import Receivers, Sender
 from bench.load.connect import open_many
 from bench.load.echo import run_echo
+from bench.stats import histogram
 
 
 def emit(event: dict[str, Any]) -> None:
@@ -53,24 +73,38 @@ def make_payload(size: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(size))
 
 
+def group_names(count: int, size: int, offset: int) -> list[str]:
+    """Group of each of ``count`` sockets: socket ``i`` is in ``g{(offset + i) // size}``."""
+    return [f"g{(offset + i) // size}" for i in range(count)]
+
+
 async def main(args: argparse.Namespace) -> int:
     """Connect, announce readiness, then serve the role until done or told to quit."""
     protocol = get_protocol(args.protocol, lp_lenient=args.lp_lenient)
-    protocol.set_echo_payload(make_payload(args.payload_bytes))
+    protocol.set_echo_payload(make_payload(args.payload_bytes), via_connection=args.via_connection)
     count = args.connections if args.role != "sender" else 1
     session = new_session(count)
     try:
         began = time.monotonic()
+        timings: list[float] = []
         sockets, errors = await asyncio.wait_for(
-            open_many(protocol, session, args.url, args.path, count, timeout=args.connect_timeout),
+            open_many(protocol, session, args.url, args.path, count, timeout=args.connect_timeout, timings=timings),
             timeout=args.connect_timeout * 3 + count / 50,
         )
-        ready = {
+        ready: dict[str, Any] = {
             "event": "ready",
             "connected": len(sockets),
             "failed": count - len(sockets),
             "connect_s": time.monotonic() - began,
+            "connect_hist": histogram(timings),
         }
+        receivers = Receivers(protocol) if args.role == "receivers" and not errors else None
+        if receivers is not None:
+            receivers.start(sockets)
+            if args.group_size:
+                names = group_names(len(sockets), args.group_size, args.index_offset)
+                await receivers.join_groups(sockets, names, args.connect_timeout)
+                ready["groups_joined"] = len(set(names))
         if errors:
             ready["first_error"] = errors[0]
         if protocol.notes:
@@ -82,10 +116,8 @@ async def main(args: argparse.Namespace) -> int:
             emit(await run_echo(protocol, sockets, args.warmup, args.duration, emit))
             return 0
         stdin = await commands()
-        receivers = Receivers(protocol) if args.role == "receivers" else None
         sender = Sender(protocol, sockets[0]) if args.role == "sender" else None
-        if receivers is not None:
-            receivers.start(sockets)
+        sender_groups = [f"g{k}" for k in range(args.groups)] if args.groups else None
         while True:
             line = await stdin.readline()
             if not line:
@@ -97,7 +129,7 @@ async def main(args: argparse.Namespace) -> int:
                     receivers.stop()
                 return 0
             if name == "step" and sender is not None:
-                emit(await sender.run_step(command["step"], command["rate"], command["duration"]))
+                emit(await sender.run_step(command["step"], command["rate"], command["duration"], sender_groups))
             elif name == "counts" and receivers is not None:
                 emit({"event": "counts", "counts": receivers.counts()})
             elif name == "report" and receivers is not None:
@@ -125,7 +157,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--lp-lenient", action="store_true", help="send the handshake even if the first long poll is held"
     )
     parser.add_argument("--deadline", type=float, default=600.0, help="hard lifetime cap, seconds")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--via-connection", action="store_true", help="echo: the reply comes through the server's send to a connection"
+    )
+    parser.add_argument(
+        "--group-size", type=int, default=0, help="receivers: socket i joins group g{(K+i)//N} before ready"
+    )
+    parser.add_argument(
+        "--index-offset", type=int, default=0, help="receivers: K, this worker's first socket's global index"
+    )
+    parser.add_argument("--groups", type=int, default=0, help="sender: send round-robin to groups g0..g{M-1}")
+    args = parser.parse_args(argv)
+    if args.group_size < 0 or args.index_offset < 0 or args.groups < 0:
+        parser.error("--group-size, --index-offset and --groups must not be negative")
+    return args
 
 
 def run(argv: list[str]) -> int:

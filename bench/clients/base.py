@@ -34,14 +34,17 @@ class ProtocolError(RuntimeError):
 class Parsed:
     """What one incoming message contained.
 
-    ``echoes`` counts echo replies (each already checked against the payload),
-    ``broadcasts`` holds the payloads of pushed broadcast messages and
-    ``reply`` is a message the client must send back (e.g. a Socket.IO pong).
+    ``echoes`` counts echo replies (each already checked against the payload:
+    the request's own reply, or in send-to-connection mode the ``Echoed`` /
+    ``echoed`` push), ``broadcasts`` holds the payloads of pushed broadcast and
+    group messages, ``acks`` counts answers to group joins and ``reply`` is a
+    message the client must send back (e.g. a Socket.IO pong).
     """
 
     echoes: int = 0
     broadcasts: list[Any] = field(default_factory=list)
     reply: str | None = None
+    acks: int = 0
 
 
 class Connection(Protocol[M]):
@@ -72,6 +75,9 @@ class WireProtocol(ABC, Generic[M]):
     #: Payload the echo replies are checked against; set by :meth:`set_echo_payload`.
     echo_payload: str = ""
 
+    #: Whether :meth:`echo_request` asks for a send to this connection instead of a plain echo.
+    via_connection: bool = False
+
     #: Ways the server departed from its protocol that the client tolerated (reported with the result).
     notes: set[str]
 
@@ -79,9 +85,18 @@ class WireProtocol(ABC, Generic[M]):
         """Start with no notes."""
         self.notes = set()
 
-    def set_echo_payload(self, payload: str) -> None:
-        """Fix the echo payload (one per run) so requests can be pre-encoded."""
+    def set_echo_payload(self, payload: str, *, via_connection: bool = False) -> None:
+        """Fix the echo payload (one per run) so requests can be pre-encoded.
+
+        With ``via_connection``, :meth:`echo_request` builds the
+        send-to-connection request instead (SignalR ``SendToMe``, plain
+        ``to_me``, Socket.IO ``to_me``): the server answers through its
+        addressed-send API with an ``Echoed``/``echoed`` push, which
+        :meth:`parse` checks against the payload and counts in
+        :attr:`Parsed.echoes`, so the echo loop runs unchanged.
+        """
         self.echo_payload = payload
+        self.via_connection = via_connection
 
     @abstractmethod
     async def open(self, session: aiohttp.ClientSession, base_url: str, path: str, timeout: float) -> Connection[M]:
@@ -93,11 +108,22 @@ class WireProtocol(ABC, Generic[M]):
 
     @abstractmethod
     def echo_request(self, seq: int) -> M:
-        """Return the message asking for an echo of :attr:`echo_payload` (request number ``seq``)."""
+        """Return the message asking for an echo of :attr:`echo_payload` (request number ``seq``).
+
+        In :attr:`via_connection` mode: the send-to-connection request (``seq`` unused).
+        """
 
     @abstractmethod
     def broadcast_request(self, body: dict[str, Any]) -> M:
         """Return the message asking the server to broadcast ``body`` to all connections."""
+
+    @abstractmethod
+    def join_request(self, group: str) -> M:
+        """Return the message asking the server to add this connection to ``group`` (answered: :attr:`Parsed.acks`)."""
+
+    @abstractmethod
+    def group_request(self, group: str, body: dict[str, Any]) -> M:
+        """Return the message asking the server to push ``body`` to the members of ``group`` (as a broadcast)."""
 
     @abstractmethod
     def parse(self, message: M) -> Parsed:

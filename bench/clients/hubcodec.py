@@ -12,6 +12,15 @@ truncated record is an error.
   completion is ``[3, headers, id, kind, result?]`` with kind 1 = error,
   2 = void, 3 = result (PROTOCOL.md §3 "MessagePack framing").
 
+Besides ``Echo`` and ``Broadcast`` (pushed back as ``Receive(body)``), the
+bench hub has ``SendToMe(payload)`` (non-blocking; the server answers with
+``clients.client(<caller>).send("Echoed", payload)``), ``JoinGroup(group)``
+(invoked with an id :data:`JOIN_ID_PREFIX` ``+ n``, answered by a void
+completion) and ``SendToGroup(group, body)`` (non-blocking; members get
+``Receive(body)``). A completion whose id starts with :data:`JOIN_ID_PREFIX` and
+that does not carry the echo payload counts as a join answer
+(:attr:`Parsed.acks`); echo ids are plain numbers.
+
 The handshake is JSON for both: ``{"protocol":"json"|"messagepack","version":1}\\x1e``,
 answered by ``{}\\x1e``, which may share its unit with the first records.
 """
@@ -27,19 +36,30 @@ import orjson
 from bench.clients.base import Parsed, ProtocolError
 
 RS = b"\x1e"
+#: Invocation ids of ``JoinGroup`` start with this (``Echo`` ids are decimal numbers).
+JOIN_ID_PREFIX = "j"
 
 
 def json_record(decoded: Any, record: str | bytes, payload: str, parsed: Parsed) -> None:
     """Fold one decoded JSON hub record into ``parsed`` (shared with the ``str`` WebSocket client)."""
     kind = decoded.get("type")
     if kind == 1:
-        if decoded.get("target") != "Receive":
+        target = decoded.get("target")
+        if target == "Receive":
+            parsed.broadcasts.extend(decoded.get("arguments", ()))
+        elif target == "Echoed":
+            if decoded.get("arguments") != [payload]:
+                raise ProtocolError("echo payload mismatch")
+            parsed.echoes += 1
+        else:
             raise ProtocolError(f"unexpected invocation {record[:80]!r}")
-        parsed.broadcasts.extend(decoded.get("arguments", ()))
     elif kind == 3:
         if "error" in decoded:
             raise ProtocolError(f"invocation failed: {decoded['error']!r}")
         if decoded.get("result") != payload:
+            if str(decoded.get("invocationId", "")).startswith(JOIN_ID_PREFIX):
+                parsed.acks += 1
+                return
             raise ProtocolError("echo payload mismatch")
         parsed.echoes += 1
     elif kind == 7:
@@ -83,6 +103,18 @@ class HubCodec(ABC):
         """Send ``Broadcast(body)`` as a non-blocking invocation (no id, no completion)."""
 
     @abstractmethod
+    def to_me_request(self) -> bytes:
+        """Send ``SendToMe(payload)`` as a non-blocking invocation (pre-encoded, constant)."""
+
+    @abstractmethod
+    def join_request(self, invocation_id: str, group: str) -> bytes:
+        """Invoke ``JoinGroup(group)`` with ``invocation_id`` (which starts with :data:`JOIN_ID_PREFIX`)."""
+
+    @abstractmethod
+    def group_request(self, group: str, body: dict[str, Any]) -> bytes:
+        """Send ``SendToGroup(group, body)`` as a non-blocking invocation."""
+
+    @abstractmethod
     def parse(self, data: bytes) -> Parsed:
         """Parse every record in ``data``; raise :class:`ProtocolError` on errors, closes or bad echoes."""
 
@@ -97,6 +129,7 @@ class JsonCodec(HubCodec):
         """Pre-encode the part of the invocation after its id."""
         super().__init__(payload)
         self._tail = b'","target":"Echo","arguments":[' + orjson.dumps(payload) + b"]}" + RS
+        self._to_me = orjson.dumps({"type": 1, "target": "SendToMe", "arguments": [payload]}) + RS
 
     def echo_request(self, seq: int) -> bytes:
         """``{"type":1,"invocationId":"<seq>","target":"Echo","arguments":[payload]}\\x1e``."""
@@ -105,6 +138,19 @@ class JsonCodec(HubCodec):
     def broadcast_request(self, body: dict[str, Any]) -> bytes:
         """Non-blocking ``Broadcast`` invocation."""
         return orjson.dumps({"type": 1, "target": "Broadcast", "arguments": [body]}) + RS
+
+    def to_me_request(self) -> bytes:
+        """``{"type":1,"target":"SendToMe","arguments":[payload]}\\x1e``."""
+        return self._to_me
+
+    def join_request(self, invocation_id: str, group: str) -> bytes:
+        """``{"type":1,"invocationId":"j<n>","target":"JoinGroup","arguments":[group]}\\x1e``."""
+        message = {"type": 1, "invocationId": invocation_id, "target": "JoinGroup", "arguments": [group]}
+        return orjson.dumps(message) + RS
+
+    def group_request(self, group: str, body: dict[str, Any]) -> bytes:
+        """Non-blocking ``SendToGroup(group, body)``."""
+        return orjson.dumps({"type": 1, "target": "SendToGroup", "arguments": [group, body]}) + RS
 
     def parse(self, data: bytes) -> Parsed:
         """Walk the ``\\x1e``-terminated records."""
@@ -140,6 +186,13 @@ class MessagePackCodec(HubCodec):
         super().__init__(payload)
         self._head = b"\x95\x01\x80"  # fixarray(5), 1 = Invocation, {} headers
         self._tail: bytes = msgpack.packb("Echo") + msgpack.packb([payload])
+        self._to_me = self._record([1, {}, None, "SendToMe", [payload]])
+
+    @staticmethod
+    def _record(message: list[Any]) -> bytes:
+        """One length-prefixed record."""
+        packed: bytes = msgpack.packb(message)
+        return varint(len(packed)) + packed
 
     def echo_request(self, seq: int) -> bytes:
         """``[1, {}, "<seq>", "Echo", [payload]]`` with its length prefix."""
@@ -151,6 +204,18 @@ class MessagePackCodec(HubCodec):
         """Non-blocking ``Broadcast``: ``[1, {}, nil, "Broadcast", [body]]``."""
         packed: bytes = msgpack.packb([1, {}, None, "Broadcast", [body]])
         return varint(len(packed)) + packed
+
+    def to_me_request(self) -> bytes:
+        """Non-blocking ``SendToMe``: ``[1, {}, nil, "SendToMe", [payload]]`` (pre-encoded)."""
+        return self._to_me
+
+    def join_request(self, invocation_id: str, group: str) -> bytes:
+        """``[1, {}, "j<n>", "JoinGroup", [group]]``."""
+        return self._record([1, {}, invocation_id, "JoinGroup", [group]])
+
+    def group_request(self, group: str, body: dict[str, Any]) -> bytes:
+        """Non-blocking ``SendToGroup``: ``[1, {}, nil, "SendToGroup", [group, body]]``."""
+        return self._record([1, {}, None, "SendToGroup", [group, body]])
 
     def parse(self, data: bytes) -> Parsed:
         """Walk the length-prefixed records."""
@@ -180,12 +245,21 @@ class MessagePackCodec(HubCodec):
                 if message[3] == 1:
                     raise ProtocolError(f"invocation failed: {message[4]!r}")
                 if message[3] != 3 or message[4] != self.payload:
+                    if str(message[2]).startswith(JOIN_ID_PREFIX):
+                        parsed.acks += 1
+                        continue
                     raise ProtocolError("echo payload mismatch")
                 parsed.echoes += 1
             elif kind == 1:  # [1, headers, id, target, args, streamIds?]
-                if message[3] != "Receive":
+                target = message[3]
+                if target == "Receive":
+                    parsed.broadcasts.extend(message[4])
+                elif target == "Echoed":
+                    if message[4] != [self.payload]:
+                        raise ProtocolError("echo payload mismatch")
+                    parsed.echoes += 1
+                else:
                     raise ProtocolError(f"unexpected invocation {message!r:.80}")
-                parsed.broadcasts.extend(message[4])
             elif kind == 7:  # [7, error, allowReconnect?]
                 raise ProtocolError(f"server closed the connection: {message!r:.200}")
             # 6 (ping) and anything else harmless: ignore

@@ -10,6 +10,13 @@ non-blocking invocation (no id) and the server pushes
 ``Receive(...)``. Pings (``type 6``) are ignored. Used for both aiosignalr and
 django_signalr so the two see identical load.
 
+Send to a connection (``set_echo_payload(..., via_connection=True)``):
+``SendToMe(payload)`` as a non-blocking invocation, answered by the push
+``Echoed(payload)`` that the hub sends with ``clients.client(<caller>)``.
+Groups: ``JoinGroup(group)`` invoked with id ``j<n>`` and answered by its
+(void) completion; ``SendToGroup(group, body)`` non-blocking, members get
+``Receive(body)``. The wire details are in ``bench.clients.hubcodec``.
+
 Two classes:
 
 - :class:`SignalRProtocol` (``signalr``): WebSockets + JSON on ``str``
@@ -33,7 +40,7 @@ import orjson
 from bench.clients import rawws
 from bench.clients.base import Connection, Parsed, ProtocolError, WireProtocol, ws_url
 from bench.clients.httpconn import LongPollingConnection, SseConnection
-from bench.clients.hubcodec import HubCodec, codec_for, json_record, split_handshake
+from bench.clients.hubcodec import JOIN_ID_PREFIX, HubCodec, codec_for, json_record, split_handshake
 
 RS = "\x1e"
 HANDSHAKE = '{"protocol":"json","version":1}' + RS
@@ -67,7 +74,7 @@ async def negotiate(
 
 
 class SignalRProtocol(WireProtocol[str]):
-    """WebSockets + JSON client of the ``BenchHub`` (``Echo``, ``Broadcast``, ``Receive``)."""
+    """WebSockets + JSON client of the ``BenchHub`` (``Echo``, ``Broadcast``, ``Receive``, ...)."""
 
     name = "signalr"
 
@@ -75,11 +82,18 @@ class SignalRProtocol(WireProtocol[str]):
         """Start with no echo frame; :meth:`set_echo_payload` builds its pieces."""
         super().__init__()
         self._echo_tail = ""
+        self._to_me = ""
+        self._join_seq = 0
 
-    def set_echo_payload(self, payload: str) -> None:
-        """Pre-encode everything after the invocation id."""
-        super().set_echo_payload(payload)
+    def set_echo_payload(self, payload: str, *, via_connection: bool = False) -> None:
+        """Pre-encode everything after the invocation id (or the whole ``SendToMe`` frame)."""
+        super().set_echo_payload(payload, via_connection=via_connection)
         self._echo_tail = '","target":"Echo","arguments":[' + orjson.dumps(payload).decode() + "]}" + RS
+        self._to_me = (
+            orjson.dumps({"type": 1, "target": "SendToMe", "arguments": [payload]}).decode() + RS
+            if via_connection
+            else ""
+        )
 
     async def open(
         self, session: aiohttp.ClientSession, base_url: str, path: str, timeout: float
@@ -101,12 +115,25 @@ class SignalRProtocol(WireProtocol[str]):
             raise
 
     def echo_request(self, seq: int) -> str:
-        """Invoke ``Echo`` with invocation id ``seq``."""
+        """Invoke ``Echo`` with invocation id ``seq`` (or send ``SendToMe``, non-blocking, via the connection)."""
+        if self._to_me:
+            return self._to_me
         return '{"type":1,"invocationId":"' + str(seq) + self._echo_tail
 
     def broadcast_request(self, body: dict[str, Any]) -> str:
         """Send ``Broadcast`` as a non-blocking invocation (no invocation id, no completion)."""
         return orjson.dumps({"type": 1, "target": "Broadcast", "arguments": [body]}).decode() + RS
+
+    def join_request(self, group: str) -> str:
+        """Invoke ``JoinGroup(group)`` with invocation id ``j<n>``; its completion is the answer."""
+        self._join_seq += 1
+        invocation_id = f"{JOIN_ID_PREFIX}{self._join_seq}"
+        message = {"type": 1, "invocationId": invocation_id, "target": "JoinGroup", "arguments": [group]}
+        return orjson.dumps(message).decode() + RS
+
+    def group_request(self, group: str, body: dict[str, Any]) -> str:
+        """Send ``SendToGroup(group, body)`` as a non-blocking invocation."""
+        return orjson.dumps({"type": 1, "target": "SendToGroup", "arguments": [group, body]}).decode() + RS
 
     def parse(self, message: str) -> Parsed:
         """Walk the frame's records: completions, ``Receive`` pushes, pings; fail on errors/close."""
@@ -131,10 +158,11 @@ class SignalRColumnProtocol(WireProtocol[bytes]):
         self.hub_protocol = hub_protocol
         self.name = f"signalr-{transport}-{hub_protocol}"
         self.codec: HubCodec = codec_for(hub_protocol, "")
+        self._join_seq = 0
 
-    def set_echo_payload(self, payload: str) -> None:
-        """Build the codec, which pre-encodes the echo request."""
-        super().set_echo_payload(payload)
+    def set_echo_payload(self, payload: str, *, via_connection: bool = False) -> None:
+        """Build the codec, which pre-encodes the echo (and ``SendToMe``) request."""
+        super().set_echo_payload(payload, via_connection=via_connection)
         self.codec = codec_for(self.hub_protocol, payload)
 
     async def open(self, session: aiohttp.ClientSession, base_url: str, path: str, timeout: float) -> Connection[bytes]:
@@ -196,12 +224,23 @@ class SignalRColumnProtocol(WireProtocol[bytes]):
             self.codec.parse(rest)
 
     def echo_request(self, seq: int) -> bytes:
-        """The codec's ``Echo`` invocation."""
+        """The codec's ``Echo`` invocation (its ``SendToMe`` one via the connection)."""
+        if self.via_connection:
+            return self.codec.to_me_request()
         return self.codec.echo_request(seq)
 
     def broadcast_request(self, body: dict[str, Any]) -> bytes:
         """The codec's non-blocking ``Broadcast`` invocation."""
         return self.codec.broadcast_request(body)
+
+    def join_request(self, group: str) -> bytes:
+        """The codec's ``JoinGroup`` invocation, with id ``j<n>``."""
+        self._join_seq += 1
+        return self.codec.join_request(f"{JOIN_ID_PREFIX}{self._join_seq}", group)
+
+    def group_request(self, group: str, body: dict[str, Any]) -> bytes:
+        """The codec's non-blocking ``SendToGroup`` invocation."""
+        return self.codec.group_request(group, body)
 
     def parse(self, message: bytes) -> Parsed:
         """The codec's record walk."""

@@ -11,6 +11,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from bench.layers import channel_layers
+
 SECRET_KEY = "bench-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
@@ -30,7 +32,7 @@ _DATABASE_DIR = Path(tempfile.mkdtemp(prefix="signalr-bench-"))
 atexit.register(shutil.rmtree, _DATABASE_DIR, ignore_errors=True)  # registered first, so it runs last
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": _DATABASE_DIR / "bench.sqlite3"}}
 SIGNALR = {"CONNECTION_REGISTRY": os.environ.get("BENCH_REGISTRY", "1") != "0"}
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHANNEL_LAYERS = channel_layers()  # BENCH_LAYER: memory (default), redis or pubsub
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 LOGGING_CONFIG = None

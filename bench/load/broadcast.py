@@ -5,11 +5,18 @@ clock for every process on a Linux host), a sequence number ``q`` and the step
 number ``s``. Receivers file each delivery under its step, so a step's count
 and latencies are exact even when deliveries lag into the next step.
 Receivers are plain callbacks on :class:`RawWebSocket` (no task per message).
+
+Small groups: :meth:`Receivers.join_groups` puts receiver socket ``i`` in
+group ``groups[i]`` (waiting for every join's answer), and
+``Sender.run_step(..., groups=[...])`` sends the ``k``-th message of a step
+to ``groups[k % len(groups)]`` instead of broadcasting it; the bodies are the
+same, so receivers tally them the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,12 +46,52 @@ class Receivers:
         self.steps: dict[int, StepTally] = {}
         self.disconnects: list[str] = []
         self.errors: list[str] = []
+        #: join answers received so far (all sockets together)
+        self.acks = 0
+        self._acks_wanted = 0
+        self._acks_done: asyncio.Event | None = None
+        self._started = False
         self._stopping = False
 
     def start(self, sockets: list[Connection[Any]]) -> None:
         """Install the delivery callback on every socket."""
         for ws in sockets:
             ws.set_handler(self._make_handler(ws), self._on_close)
+        self._started = True
+
+    async def join_groups(self, sockets: list[Connection[Any]], groups: list[str], timeout: float) -> None:
+        """Make socket ``i`` join ``groups[i]``; return once every join is answered.
+
+        Call after :meth:`start` (the answers arrive through its callbacks).
+        Raise :class:`RuntimeError` if not all joins are answered within
+        ``timeout`` seconds, or if a socket drops or the server answers
+        something unexpected meanwhile.
+        """
+        if not self._started:
+            raise RuntimeError("Receivers.join_groups() needs start() first")
+        if len(groups) != len(sockets):
+            raise ValueError(f"{len(sockets)} sockets but {len(groups)} groups")
+        self._acks_wanted = self.acks + len(sockets)
+        done = self._acks_done = asyncio.Event()
+        errors_before, disconnects_before = len(self.errors), len(self.disconnects)
+        join = self.protocol.join_request
+        for ws, group in zip(sockets, groups, strict=True):
+            ws.send(join(group))
+        deadline = time.monotonic() + timeout
+        while not done.is_set():
+            if len(self.errors) > errors_before or len(self.disconnects) > disconnects_before:
+                problem = (self.errors[errors_before:] or self.disconnects[disconnects_before:])[0]
+                raise RuntimeError(f"group join failed: {problem}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                missing = self._acks_wanted - self.acks
+                raise RuntimeError(
+                    f"group join: {missing} of {len(sockets)} joins not answered within {timeout:g} s "
+                    f"({len(set(groups))} groups)"
+                )
+            with contextlib.suppress(TimeoutError):  # wake up to check for errors and the deadline
+                await asyncio.wait_for(done.wait(), min(remaining, 0.1))
+        self._acks_done = None
 
     def _make_handler(self, ws: Connection[Any]) -> Any:
         """Hot path: parse a message and file its broadcasts (kept lean on purpose)."""
@@ -62,6 +109,8 @@ class Receivers:
                 return
             if parsed.reply is not None:
                 ws.send(parsed.reply)
+            if parsed.acks:
+                self._on_acks(parsed.acks)
             if parsed.broadcasts:
                 now = clock()
                 for body in parsed.broadcasts:
@@ -78,6 +127,12 @@ class Receivers:
                     tally.latencies.append(now - body["t"])
 
         return on_message
+
+    def _on_acks(self, count: int) -> None:
+        """Count join answers; wake :meth:`join_groups` once all of them are in."""
+        self.acks += count
+        if self._acks_done is not None and self.acks >= self._acks_wanted:
+            self._acks_done.set()
 
     def _on_close(self, reason: str) -> None:
         """A receiver dropped: its later deliveries will show up as lost."""
@@ -127,14 +182,25 @@ class Sender:
         if parsed.reply is not None:
             self.ws.send(parsed.reply)
 
-    async def run_step(self, step: int, rate: float, duration: float) -> dict[str, Any]:
-        """Send ``rate * duration`` messages on an absolute schedule (no drift accumulation)."""
+    async def run_step(
+        self, step: int, rate: float, duration: float, groups: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Send ``rate * duration`` messages on an absolute schedule (no drift accumulation).
+
+        Without ``groups`` each message is a broadcast; with them, the
+        ``k``-th message of the step goes to ``groups[k % len(groups)]`` only.
+        """
         count = round(rate * duration)
         interval = 1.0 / rate
         clock = time.monotonic
         start = clock()
-        request = self.protocol.broadcast_request
+        send = self.ws.send
         max_behind = 0.0
+        if groups:
+            group_request = self.protocol.group_request
+            ring = len(groups)
+        else:
+            request = self.protocol.broadcast_request
         for index in range(count):
             due = start + index * interval
             delay = due - clock()
@@ -143,7 +209,11 @@ class Sender:
             else:
                 max_behind = max(max_behind, -delay)
             self.seq += 1
-            self.ws.send(request({"t": clock(), "q": self.seq, "s": step}))
+            body = {"t": clock(), "q": self.seq, "s": step}
+            if groups:
+                send(group_request(groups[index % ring], body))
+            else:
+                send(request(body))
         return {
             "event": "step_done",
             "step": step,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,7 @@ async def open_many(
     *,
     concurrency: int = 50,
     timeout: float = 10.0,
+    timings: list[float] | None = None,
 ) -> tuple[list[Connection[Any]], list[str]]:
     """Open ``count`` connections, at most ``concurrency`` handshakes in flight, one retry each.
 
@@ -33,7 +35,8 @@ async def open_many(
     twice. A single probe connection goes first so a broken target fails in
     one ``timeout`` instead of ``count`` of them. Concurrency is capped so a
     slow server sees a connect storm it can absorb (its listen backlog is
-    finite) rather than a wall of timeouts.
+    finite) rather than a wall of timeouts. ``timings`` gets the seconds each
+    successful connection took to open and handshake (the probe's excluded).
     """
     try:
         probe = await protocol.open(session, base_url, path, timeout)
@@ -48,7 +51,11 @@ async def open_many(
         for _attempt in range(2):
             async with gate:
                 try:
-                    return await protocol.open(session, base_url, path, timeout)
+                    began = time.monotonic()
+                    opened = await protocol.open(session, base_url, path, timeout)
+                    if timings is not None:
+                        timings.append(time.monotonic() - began)
+                    return opened
                 except (OSError, TimeoutError, aiohttp.ClientError, RuntimeError, ValueError) as exc:
                     last = exc
         errors.append(_describe(last, timeout))

@@ -1,8 +1,14 @@
-"""Broadcast scenario (orchestrator side): rising-rate steps until the target saturates.
+"""Broadcast and groups scenarios (orchestrator side): rising-rate steps until the target saturates.
 
 One sender worker asks the server to broadcast ``rate`` messages/s for a
-step; receiver workers (``BroadcastParams.receiver_procs`` of them, splitting
-the receivers) tally deliveries per step. After each step the harness waits
+step (or, with ``group_size``, to send each message to the next group of that
+many receivers, round the groups); receiver workers
+(``BroadcastParams.receiver_procs`` of them, splitting the receivers) tally
+deliveries per step. The sender connects first (its connection pays the
+server's first-connection costs); then, with ``memory``, the server's RSS is
+sampled before and after the receivers connect and settle (per idle
+connection), and the receivers' connect rate and handshake latency are kept.
+After each step the harness waits
 up to ``drain`` seconds for stragglers, then collects counts and latency
 histograms: lost = expected - received, delivered/s = received over the time
 the deliveries actually took (never less than the step length).
@@ -21,6 +27,9 @@ from bench.procs import ChildError, LoadWorker, ServerProcess
 from bench.scenarios.cpu import CpuMeter
 from bench.stats import merge, percentile
 
+#: Seconds to let the server settle before an RSS sample (handshakes finishing, buffers freed).
+SETTLE = 1.0
+
 
 def _split(total: int, parts: int) -> list[int]:
     """Split ``total`` receivers as evenly as possible over ``parts`` workers."""
@@ -29,17 +38,35 @@ def _split(total: int, parts: int) -> list[int]:
 
 
 def _worker(
-    role: str, target: Target, server: ServerProcess, connections: int, log: Path, lifetime: float
+    role: str,
+    target: Target,
+    server: ServerProcess,
+    params: BroadcastParams,
+    connections: int,
+    log: Path,
+    lifetime: float,
+    extra: list[str],
 ) -> LoadWorker:
     """Build a broadcast worker command line."""
     return LoadWorker(
         role,
         [
-            "--protocol", target.protocol, "--url", server.base_url, "--path", target.path,
-            "--connections", str(connections), "--deadline", str(lifetime),
+            "--protocol", target.column_protocol(params.column), "--url", server.base_url, "--path", target.path,
+            "--connections", str(connections), "--deadline", str(lifetime), *extra,
         ],
         log,
     )  # fmt: skip
+
+
+def _group_options(params: BroadcastParams, index_offset: int) -> list[str]:
+    """Receivers join group ``g<(offset + i) // size>``; nothing without groups."""
+    if not params.group_size:
+        return []
+    return ["--group-size", str(params.group_size), "--index-offset", str(index_offset)]
+
+
+def _groups(params: BroadcastParams) -> int:
+    return -(-params.receivers // params.group_size) if params.group_size else 0
 
 
 async def _received(receivers: list[LoadWorker], step: int) -> int:
@@ -66,7 +93,7 @@ async def _measure_step(
     sender.send({"cmd": "step", "step": step, "rate": rate, "duration": params.step_seconds})
     done = await sender.expect("step_done", timeout=params.step_seconds + 15.0)
     cpu = meter.stop()
-    expected = done["sent"] * params.receivers
+    expected = done["sent"] * params.fan_out
     drain_deadline = time.monotonic() + params.drain
     while time.monotonic() < drain_deadline:  # polls other processes: no event to wait on
         if await _received(receivers, step) >= expected:
@@ -87,7 +114,7 @@ async def _measure_step(
     return {
         "step": step,
         "rate": rate,
-        "offered_per_s": rate * params.receivers,
+        "offered_per_s": rate * params.fan_out,
         "sent": done["sent"],
         "expected": expected,
         "received": received,
@@ -103,6 +130,10 @@ async def _measure_step(
         "client_errors": sum(r["errors"] for r in reports),
         "first_error": next((r["first_error"] for r in reports if r["first_error"]), None),
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1e3
 
 
 def saturated(step: dict[str, Any], params: BroadcastParams) -> bool:
@@ -125,27 +156,52 @@ async def run(
 ) -> dict[str, Any]:
     """Connect receivers then the sender, step the rate up, return steps and the max clean rate."""
     lifetime = 120.0 + len(params.rates) * (params.step_seconds + params.drain + 20.0)
+    name = f"{target.name}.{'groups' if params.group_size else 'broadcast'}"
+    shares = _split(params.receivers, params.receiver_procs)
     receivers = [
-        _worker("receivers", target, server, n, log_dir / f"{target.name}.broadcast.receivers{i}.log", lifetime)
-        for i, n in enumerate(_split(params.receivers, params.receiver_procs))
-    ]
-    sender = _worker("sender", target, server, 1, log_dir / f"{target.name}.broadcast.sender.log", lifetime)
+        _worker(
+            "receivers", target, server, params, n, log_dir / f"{name}.receivers{i}.log", lifetime,
+            _group_options(params, sum(shares[:i])),
+        )
+        for i, n in enumerate(shares)
+    ]  # fmt: skip
+    groups = ["--groups", str(_groups(params))] if params.group_size else []
+    sender = _worker("sender", target, server, params, 1, log_dir / f"{name}.sender.log", lifetime, groups)
     workers = [*receivers, sender]
     steps: list[dict[str, Any]] = []
     stop_reason = "all rates ran (not saturated: raise --rates)"
+    memory: dict[str, Any] | None = None
+    connect: dict[str, Any] = {"connections": params.receivers, "seconds": 0.0}
     try:
-        for worker in receivers:
-            await worker.start()
-        connect_s = 0.0
-        for worker in receivers:
-            ready = await worker.expect("ready", timeout=90.0)
-            if ready["failed"]:
-                raise ChildError(f"{ready['failed']} receiver connection(s) failed: {ready.get('first_error')}")
-            connect_s = max(connect_s, ready["connect_s"])
         await sender.start()
         ready = await sender.expect("ready", timeout=30.0)
         if ready["failed"]:
             raise ChildError(f"sender failed to connect: {ready.get('first_error')}")
+        await asyncio.sleep(SETTLE)
+        rss_before = server.rss_bytes()
+        for worker in receivers:
+            await worker.start()
+        hists = []
+        for worker in receivers:
+            ready = await worker.expect("ready", timeout=90.0 + params.receivers / 100)
+            if ready["failed"]:
+                raise ChildError(f"{ready['failed']} receiver connection(s) failed: {ready.get('first_error')}")
+            connect["seconds"] = max(connect["seconds"], ready["connect_s"])
+            hists.append(ready.get("connect_hist", {}))
+        hist = merge(hists)
+        connect.update(
+            per_s=params.receivers / connect["seconds"],
+            p50_ms=_ms(percentile(hist, 0.50)),
+            p99_ms=_ms(percentile(hist, 0.99)),
+        )
+        if params.memory:
+            await asyncio.sleep(SETTLE)
+            rss_after = server.rss_bytes()
+            memory = {
+                "rss_before": rss_before,
+                "rss_after": rss_after,
+                "per_connection_bytes": (rss_after - rss_before) / params.receivers,
+            }
         pids = {"server": server.pid, "sender": sender.pid}
         pids.update({f"receivers{i}": w.pid for i, w in enumerate(receivers)})
         meter = CpuMeter(pids)
@@ -170,8 +226,11 @@ async def run(
     return {
         "status": "ok",
         "receivers": params.receivers,
+        "group_size": params.group_size,
+        "column": params.column,
         "receiver_procs": len(receivers),
-        "connect_s": connect_s,
+        "connect": connect,
+        "memory": memory,
         "steps": steps,
         "stop_reason": stop_reason,
         "max_clean_delivered_per_s": best["delivered_per_s"] if best else 0.0,

@@ -3,7 +3,10 @@
 A column is a SignalR transport + hub protocol (``ws-json``, ``ws-msgpack``,
 ``sse-json``, ``lp-json``, ``lp-msgpack``; ``bench.config.ECHO_COLUMNS``).
 Measures round trips/s over a fixed window after warm-up, p50/p99 round-trip
-latency, and the CPU share of server and client during the window.
+latency, and the CPU share of server and client during the window. With
+``via_connection`` each reply comes through the server's send-to-a-connection
+API (SignalR ``clients.client(id)``, Socket.IO ``emit(to=sid)``, a Channels
+``channel_layer.send``) instead of as the request's own answer.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from bench.scenarios.cpu import CpuMeter
 from bench.stats import merge, percentile
 
 
-async def run(
-    server: ServerProcess, target: Target, params: EchoParams, log_dir: Path, column: str = "ws-json"
-) -> dict[str, Any]:
-    """Run the echo load for ``column`` against ``server``; raise :class:`ChildError` on any failure."""
+async def run(server: ServerProcess, target: Target, params: EchoParams, log_dir: Path) -> dict[str, Any]:
+    """Run the echo load (its column, or via the send-to-a-connection API) against ``server``;
+    raise :class:`ChildError` on any failure."""
+    column = params.column
     worker = LoadWorker(
         "echo",
         [
@@ -29,8 +32,9 @@ async def run(
             "--warmup", str(params.warmup), "--duration", str(params.duration),
             "--deadline", str(params.warmup + params.duration + 60),
             *(["--lp-lenient"] if params.lp_lenient else []),
+            *(["--via-connection"] if params.via_connection else []),
         ],
-        log_dir / f"{target.name}.echo.{column}.worker.log",
+        log_dir / f"{target.name}.echo.worker.log",
     )  # fmt: skip
     await worker.start()
     try:

@@ -186,8 +186,8 @@ class BroadcastParams:
 
     receivers: int = 1000
     rates: tuple[int, ...] = (10, 15, 22, 33, 50, 75, 110, 160)
-    step_seconds: float = 2.0
-    drain: float = 1.5
+    step_seconds: float = 1.5
+    drain: float = 1.0
     column: str = "ws-json"
     group_size: int = 0
     memory: bool = False
@@ -208,9 +208,9 @@ class BroadcastParams:
 
 
 #: Rate ladders (messages/s), steps of about 1.5x; a target stops at its first saturated step.
-BROADCAST_1K_RATES = (10, 15, 22, 33, 50, 75, 110, 160)
-BROADCAST_5K_RATES = (2, 3, 4, 6, 9, 13, 20, 30)
-GROUP_RATES = (1000, 1500, 2200, 3300, 5000, 7500, 11000, 16000)
+BROADCAST_1K_RATES = (10, 15, 22, 33, 50, 75, 110, 160, 240, 360)
+BROADCAST_5K_RATES = (2, 3, 4, 6, 9, 13, 20, 30, 45)
+GROUP_RATES = (1000, 1500, 2200, 3300, 5000, 7500, 11000, 16000, 24000)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import os
 import platform
 import sys
@@ -50,6 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short windows (a smoke run, figures are rough)")
     parser.add_argument("--rates", help="broadcast sender rates for every broadcast case, comma list of msg/s")
     parser.add_argument("--repeat", type=int, default=1, help="runs per target, interleaved; the best is reported")
+    parser.add_argument(
+        "--report", type=Path, metavar="RESULTS_JSON", help="print the tables of an earlier run and redraw its chart"
+    )
     args = parser.parse_args(argv)
     for option, known in (("targets", TARGETS), ("cases", CASES)):
         unknown = [name for name in getattr(args, option).split(",") if name and name not in known]
@@ -141,11 +145,7 @@ async def run(args: argparse.Namespace) -> int:
                 runs[name].append(await run_one(case, name, port, profile, log_dir / f"r{round_ + 1}"))
         results[case.key] = {name: best_run(case, name_runs) for name, name_runs in runs.items()}
 
-    ratios = report.ratio_matrix(results) if SUBJECT in names else {}
-    checks = report.target_checks(ratios)
-    print()
-    print("\n".join([*report.matrix_lines(results, names), "", *report.ratio_lines(ratios), ""]))
-    print("\n".join(report.target_lines(checks)))
+    ratios, checks = summarize(results, names)
     out = RESULTS_DIR / f"{stamp}.json"
     chart = RESULTS_DIR / f"{stamp}.png"
     report.chart(results, names, chart)
@@ -175,6 +175,31 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def summarize(
+    results: dict[str, dict[str, dict[str, Any]]], names: list[str]
+) -> tuple[dict[str, dict[str, float]], list[dict[str, Any]]]:
+    """Print the matrix, the ratios and the targets; return the ratios and the target checks."""
+    ratios = report.ratio_matrix(results) if SUBJECT in names else {}
+    checks = report.target_checks(ratios)
+    print()
+    print("\n".join([*report.matrix_lines(results, names), "", *report.ratio_lines(ratios), ""]))
+    print("\n".join(report.target_lines(checks)))
+    return ratios, checks
+
+
+def rereport(path: Path) -> int:
+    """``--report``: the tables of a results file, and its chart drawn again beside it."""
+    document = json.loads(path.read_text())
+    names = list(document["targets"])
+    summarize(document["results"], names)
+    report.chart(document["results"], names, path.with_suffix(".png"))
+    print(f"\nchart: {path.with_suffix('.png')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point used by ``bench/run``."""
-    return asyncio.run(run(parse_args(sys.argv[1:] if argv is None else argv)))
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.report is not None:
+        return rereport(args.report)
+    return asyncio.run(run(args))

@@ -11,6 +11,7 @@ lower is better).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -119,21 +120,30 @@ def matrix_lines(results: dict[str, dict[str, dict[str, Any]]], targets: list[st
 
 
 def ratio_matrix(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
-    """``{row: {peer: ours / peer}}`` wherever both figures exist."""
+    """``{row: {peer: ours / peer}}`` wherever both figures exist; infinite where the peer
+    scored 0 (no clean broadcast step at all) and we did not."""
     out: dict[str, dict[str, float]] = {}
     for key, _title, figures, _higher in rows(results):
         ours = figures.get(SUBJECT)
         if not ours:
             continue
-        out[key] = {peer: ours / theirs for peer, theirs in figures.items() if peer != SUBJECT and theirs}
+        out[key] = {
+            peer: ours / theirs if theirs else math.inf
+            for peer, theirs in figures.items()
+            if peer != SUBJECT and theirs is not None
+        }
     return out
+
+
+def _ratio(value: float) -> str:
+    return "inf (peer: none clean)" if math.isinf(value) else f"{value:.2f}x"
 
 
 def ratio_lines(ratios: dict[str, dict[str, float]]) -> list[str]:
     """``django_signalr / peer`` per row."""
     lines = [f"{SUBJECT} / peer (memory: lower is better; everything else: higher is better):"]
     for key, peers in ratios.items():
-        shown = "  ".join(f"{peer} {value:.2f}x" for peer, value in peers.items())
+        shown = "  ".join(f"{peer} {_ratio(value)}" for peer, value in peers.items())
         lines.append(f"  {key:<22}{shown}")
     return lines
 
@@ -155,7 +165,7 @@ def target_lines(checks: list[dict[str, Any]]) -> list[str]:
     for check in checks:
         verdict = {True: "PASS", False: "FAIL", None: "not measured"}[check["ok"]]
         sign = ">=" if check["higher_is_better"] else "<="
-        shown = "-" if check["ratio"] is None else f"{check['ratio']:.2f}x"
+        shown = "-" if check["ratio"] is None else _ratio(check["ratio"])
         lines.append(f"  {check['row']:<14}vs {check['peer']:<18}{sign} {check['bound']:.2f}x  {shown:>7}  {verdict}")
     return lines
 
@@ -195,7 +205,18 @@ def chart(results: dict[str, dict[str, dict[str, Any]]], targets: list[str], pat
 def write_json(path: Path, document: dict[str, Any]) -> None:
     """Write the full results document (creating ``bench/results/``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(_finite(document), indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """The document with infinite ratios as the string ``"inf"`` (JSON has no infinity)."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def echo_line(target: str, result: dict[str, Any]) -> str:

@@ -192,6 +192,7 @@ def rereport(path: Path) -> int:
     document = json.loads(path.read_text())
     names = list(document["targets"])
     summarize(document["results"], names)
+    print("\n".join(["", *report.markdown_lines(document["results"], names)]))
     report.chart(document["results"], names, path.with_suffix(".png"))
     print(f"\nchart: {path.with_suffix('.png')}")
     return 0

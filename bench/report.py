@@ -119,6 +119,18 @@ def matrix_lines(results: dict[str, dict[str, dict[str, Any]]], targets: list[st
     return lines
 
 
+def markdown_lines(results: dict[str, dict[str, dict[str, Any]]], targets: list[str]) -> list[str]:
+    """The matrix as a Markdown table (for the README), ours first."""
+    order = [SUBJECT, *(t for t in targets if t != SUBJECT)] if SUBJECT in targets else targets
+    lines = ["| case | " + " | ".join(order) + " |", "|---|" + "---:|" * len(order)]
+    for _key, title, figures, _higher in rows(results):
+        cells = [_number(figures.get(t)) for t in order]
+        if SUBJECT in targets:
+            cells[0] = f"**{cells[0]}**"
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def ratio_matrix(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, float]]:
     """``{row: {peer: ours / peer}}`` wherever both figures exist; infinite where the peer
     scored 0 (no clean broadcast step at all) and we did not."""

@@ -29,7 +29,7 @@ import redis
 import websockets
 
 from ..servers import run_checked
-from .faults.support import Cluster, RedisServer, redis_binary, start_cluster
+from .faults.support import Cluster, RedisServer, private_redis, start_cluster
 from .jsclient import JsConnection, JsDriver
 from .server import Users
 
@@ -342,12 +342,8 @@ def redis_clients_of(pids: list[int], redis_port: int) -> dict[str, int]:
 @pytest.fixture
 def quiet_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server of this test only (the fault tests' helper): nobody else's commands."""
-    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("scaleout-redis"))
-    server.start()
-    try:
+    with private_redis(tmp_path_factory.mktemp("scaleout-redis")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["pubsub", "core"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..server import Users, bootstrap
-from .support import Cluster, RedisServer, redis_binary
+from .support import Cluster, RedisServer, private_redis
 
 LOG_TAIL = 4000
 
@@ -40,12 +40,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A redis-server of this module only (no persistence), on a free port."""
-    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("fault-redis"))
-    server.start()
-    try:
+    with private_redis(tmp_path_factory.mktemp("fault-redis")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,6 +8,7 @@ Every wait is bounded; every process is stopped by its PID.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,17 @@ class RedisServer:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+@contextlib.contextmanager
+def private_redis(directory: Path) -> Iterator[RedisServer]:
+    """A ``RedisServer`` of the caller's own, in ``directory``, stopped when the block ends."""
+    server = RedisServer(redis_binary(), directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass

@@ -79,6 +79,7 @@ class HubConnection:
         "_disconnected",
         "_ending",
         "_flush",
+        "_flush_queued",
         "_hub_connected",
         "_inline_dispatch",
         "_invocation_slots",
@@ -122,6 +123,7 @@ class HubConnection:
         flush: Callable[[], Awaitable[None]],
         keep_alive: bool = True,
         stateful: bool = False,
+        flush_queued: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.options = options = endpoint.options
@@ -133,6 +135,7 @@ class HubConnection:
         self.state = HubConnectionState(options, transfer_formats, self._loop.time(), keep_alive=keep_alive)
         self.outbox = Outbox(options.maximum_send_buffer_size, self._on_overflow)
         self._flush = flush
+        self._flush_queued = flush_queued
         # Negotiated; turned on by a handshake of version 2 or more (PROTOCOL.md section 4).
         self.stateful_negotiated = stateful
         self.message_buffer: MessageBuffer | None = None
@@ -419,8 +422,9 @@ class HubConnection:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def write_serialized(self, message: SerializedMessage) -> None:
-        """Queue a message serialized once for many connections."""
+    def write_serialized(self, message: SerializedMessage, *, notify: bool = True) -> None:
+        """Queue a message serialized once for many connections (``notify=False``: the
+        caller has ``flush_queued`` called for it)."""
         protocol = self.protocol
         if protocol is None or self._ending:
             return
@@ -432,7 +436,16 @@ class HubConnection:
                 protocol.name,
             )
             return
-        self._emit(data, trackable=True)
+        self._emit(data, trackable=True, notify=notify)
+
+    async def flush_queued(self) -> None:
+        """Send what fan-outs queued without waking this connection's writer: from the node's
+        flusher, which serves every connection a fan-out touched from one task. A transport
+        that cannot send at once (SSE, long polling, a relayed socket) gets its writer woken."""
+        if self._flush_queued is None:
+            self.outbox.notify()
+        else:
+            await self._flush_queued()
 
     def _emit(self, data: bytes, *, trackable: bool, notify: bool = True) -> None:
         """Every hub message to the client goes here: kept for stateful reconnect when trackable."""
@@ -464,7 +477,9 @@ class HubConnection:
         self.transport_closed(ConnectionResetError("The client did not reconnect within DISCONNECT_TIMEOUT."))
         await on_expired()
 
-    def attach(self, flush: Callable[[], Awaitable[None]]) -> None:
+    def attach(
+        self, flush: Callable[[], Awaitable[None]], flush_queued: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """A new WebSocket with the token replaces the old one: send Sequence and everything
         not acknowledged, and ignore the client until its own Sequence."""
         assert self.message_buffer is not None
@@ -473,6 +488,7 @@ class HubConnection:
             self._detach_expiry.cancel()
             self._detach_expiry = None
         self._flush = flush
+        self._flush_queued = flush_queued
         self.outbox.clear()
         sequence, unacknowledged = self.message_buffer.resend()
         self.outbox.write(self.protocol.write_message(sequence))

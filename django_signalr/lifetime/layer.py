@@ -166,10 +166,10 @@ class ChannelLayerHubLifetimeManager(HubLifetimeManager):
         if node.local_only:
             used = {c.protocol.name for c in receivers if c.protocol is not None}
             message.for_protocols(used or self.options.protocols[:1])
-            _deliver(receivers, message)
+            _deliver(node, receivers, message)
             return
         payload = message.for_protocols(self.options.protocols)
-        _deliver(receivers, message)
+        _deliver(node, receivers, message)
         envelope = {
             "type": "signalr.send",
             "hub": self.key,
@@ -379,9 +379,10 @@ def _receivers(
     return [connections[i] for i in ids if i in connections and i not in excluded]
 
 
-def _deliver(receivers: Iterable[HubConnection], message: SerializedMessage) -> None:
+def _deliver(node: Node, receivers: Collection[HubConnection], message: SerializedMessage) -> None:
     for connection in receivers:
-        connection.write_serialized(message)
+        connection.write_serialized(message, notify=False)
+    node.flush_later(receivers)
 
 
 async def _on_send(node: Node, envelope: dict[str, Any]) -> None:
@@ -394,7 +395,7 @@ async def _on_send(node: Node, envelope: dict[str, Any]) -> None:
     receivers = _receivers(
         local, envelope["kind"], envelope["names"], envelope["index"], frozenset(envelope["excluded"])
     )
-    _deliver(receivers, SerializedMessage(None, envelope["payload"]))
+    _deliver(node, receivers, SerializedMessage(None, envelope["payload"]))
 
 
 async def _on_invoke(node: Node, request: dict[str, Any]) -> None:

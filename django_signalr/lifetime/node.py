@@ -22,7 +22,7 @@ import itertools
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -130,6 +130,8 @@ class Node:
         self._memberships: dict[str, int] = {}
         self._membership_locks: dict[str, _GroupLock] = {}
         self._stale: set[str] = set()  # groups left while the layer failed: left again later
+        self._to_flush: dict[HubConnection, None] = {}  # connections a fan-out wrote to, in order
+        self._flusher: asyncio.Task[None] | None = None
         self._rejoining: asyncio.Task[None] | None = None
 
     def hub(self, key: str) -> LocalHub:
@@ -289,6 +291,28 @@ class Node:
             if lock.users == 0:
                 del self._membership_locks[group]
 
+    # -- fan-out --------------------------------------------------------------------------
+
+    def flush_later(self, connections: Iterable[HubConnection]) -> None:
+        """Send what a fan-out queued for ``connections`` from one task: one wake-up per
+        fan-out instead of one writer task per connection (at 1,000 connections the wake-ups
+        were a third of the server's time), and sends queued meanwhile go out together."""
+        self._to_flush.update(dict.fromkeys(connections))
+        if self._flusher is None and self._to_flush:
+            self._flusher = self.loop.create_task(self._flush_queued())
+
+    async def _flush_queued(self) -> None:
+        try:
+            while self._to_flush:
+                connections, self._to_flush = self._to_flush, {}
+                for connection in connections:
+                    try:
+                        await connection.flush_queued()
+                    except Exception:  # one broken connection must not keep the others waiting
+                        logger.exception("Flushing %s failed", connection.connection_id)
+        finally:
+            self._flusher = None
+
     def new_id(self) -> str:
         """An id unique in the cluster (acks, client-result invocation ids)."""
         return f"{next(self._ack_ids)}.{self.id}"
@@ -388,7 +412,7 @@ class Node:
 
     def close(self) -> None:
         """Stop listening (the loop may already be gone)."""
-        for task in (self._listener, self._refresher, self._rejoining):
+        for task in (self._listener, self._refresher, self._rejoining, self._flusher):
             if task is not None and not self.loop.is_closed():
                 self.loop.call_soon_threadsafe(task.cancel)
         for closer in self.closers:

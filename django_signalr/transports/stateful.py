@@ -71,7 +71,12 @@ def resumable(node: Node, token: str) -> StatefulSocket | None:
 
 
 def take_over(
-    node: Node, token: str, previous: StatefulSocket, successor: StatefulSocket, flush: Callable[[], Awaitable[None]]
+    node: Node,
+    token: str,
+    previous: StatefulSocket,
+    successor: StatefulSocket,
+    flush: Callable[[], Awaitable[None]],
+    flush_queued: Callable[[], Awaitable[None]] | None = None,
 ) -> HubConnection:
     """``successor`` serves ``previous``'s connection from now on (the old socket may still
     look open: it is closed); the connection replays what the client has not acknowledged."""
@@ -81,7 +86,7 @@ def take_over(
     previous.superseded = True
     previous.close_socket()
     sockets(node)[token] = successor
-    connection.attach(flush)
+    connection.attach(flush, flush_queued)
     return connection
 
 

@@ -107,7 +107,7 @@ class WebSocketTransport(HubConsumer):
         node = self._node()
         if admission.resumes is not None:
             assert self.token is not None
-            connection = stateful.take_over(node, self.token, admission.resumes, self, self.flush)
+            connection = stateful.take_over(node, self.token, admission.resumes, self, self.flush, self.flush_queued)
         else:
             connection = HubConnection(
                 self.endpoint,
@@ -118,6 +118,7 @@ class WebSocketTransport(HubConsumer):
                 transfer_formats=_FORMATS,
                 flush=self.flush,
                 stateful=admission.stateful,
+                flush_queued=self.flush_queued,
             )
             if admission.stateful and self.token is not None:
                 stateful.sockets(node)[self.token] = self
@@ -286,6 +287,13 @@ class WebSocketTransport(HubConsumer):
                 self._broken = True
                 if connection.message_buffer is None:
                     outbox.close()  # a stateful connection waits for its client to come back
+
+    async def flush_queued(self) -> None:
+        """From the node's flusher: send now, unless a send is under way (it loops until the
+        outbox is empty, so it sends this too; waiting for it here would hold up every other
+        connection of the fan-out behind this one)."""
+        if not self._send_lock.locked():
+            await self.flush()
 
     async def _write_loop(self, connection: HubConnection) -> None:
         outbox = connection.outbox

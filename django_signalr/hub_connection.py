@@ -422,9 +422,9 @@ class HubConnection:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def write_serialized(self, message: SerializedMessage, *, notify: bool = True) -> None:
-        """Queue a message serialized once for many connections (``notify=False``: the
-        caller has ``flush_queued`` called for it)."""
+    def write_serialized(self, message: SerializedMessage) -> None:
+        """Queue a message serialized once for many connections, without waking the writer:
+        the fan-out has ``flush_queued`` called for it (``Node.flush_later``)."""
         protocol = self.protocol
         if protocol is None or self._ending:
             return
@@ -436,7 +436,7 @@ class HubConnection:
                 protocol.name,
             )
             return
-        self._emit(data, trackable=True, notify=notify)
+        self._emit(data, trackable=True, notify=False)
 
     async def flush_queued(self) -> None:
         """Send what fan-outs queued without waking this connection's writer: from the node's

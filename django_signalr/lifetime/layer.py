@@ -381,7 +381,7 @@ def _receivers(
 
 def _deliver(node: Node, receivers: Collection[HubConnection], message: SerializedMessage) -> None:
     for connection in receivers:
-        connection.write_serialized(message, notify=False)
+        connection.write_serialized(message)
     node.flush_later(receivers)
 
 

@@ -299,9 +299,9 @@ class Node:
         were a third of the server's time), and sends queued meanwhile go out together."""
         self._to_flush.update(dict.fromkeys(connections))
         if self._flusher is None and self._to_flush:
-            self._flusher = self.loop.create_task(self._flush_queued())
+            self._flusher = self.loop.create_task(self._send_fan_outs())
 
-    async def _flush_queued(self) -> None:
+    async def _send_fan_outs(self) -> None:
         try:
             while self._to_flush:
                 connections, self._to_flush = self._to_flush, {}

@@ -1,0 +1,125 @@
+"""The echo hot path in-process: django_signalr's ASGI app fed invocations with no sockets.
+
+``python -m bench.hotpath`` gives the Python cost of one echoed invocation (parse, dispatch,
+the hub method, the completion written and handed to ``send``) without the server, the
+kernel or the load client, so a change to the hot path shows as a few hundred nanoseconds
+instead of drowning in the noise of a socket benchmark. It runs several connections in
+turn (one WebSocket each, skipNegotiation) and prints the best and the median µs per
+invocation, for JSON and MessagePack. ``--profile out.txt`` samples it with py-spy (raw
+stacks) instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import ormsgpack
+
+PAYLOAD = "x" * 256
+RECORD_SEPARATOR = b"\x1e"
+
+
+def _varint(length: int) -> bytes:
+    """MessagePack framing's length prefix (PROTOCOL.md section 5)."""
+    out = bytearray()
+    while True:
+        byte = length & 0x7F
+        length >>= 7
+        out.append(byte | 0x80 if length else byte)
+        if not length:
+            return bytes(out)
+
+
+def frames(protocol: str, count: int) -> list[dict[str, Any]]:
+    """The handshake, then ``count`` ``Echo`` invocations, as ASGI receive events."""
+    handshake = orjson.dumps({"protocol": protocol, "version": 1}) + RECORD_SEPARATOR
+    events: list[dict[str, Any]] = [{"type": "websocket.receive", "text": handshake.decode()}]
+    for i in range(count):
+        if protocol == "json":
+            record = orjson.dumps({"type": 1, "invocationId": str(i), "target": "Echo", "arguments": [PAYLOAD]})
+            events.append({"type": "websocket.receive", "text": (record + RECORD_SEPARATOR).decode()})
+        else:
+            body = ormsgpack.packb([1, {}, str(i), "Echo", [PAYLOAD], []])
+            events.append({"type": "websocket.receive", "bytes": _varint(len(body)) + body})
+    return events
+
+
+async def one_connection(application: Any, protocol: str, count: int) -> float:
+    """Serve one connection ``count`` echoes; seconds per echo, from the first answer on."""
+    events = iter([{"type": "websocket.connect"}, *frames(protocol, count)])
+    loop = asyncio.get_running_loop()
+    finished = loop.create_future()
+    answers = 0
+    started = 0.0
+
+    async def receive() -> dict[str, Any]:
+        event = next(events, None)
+        if event is None:
+            await finished
+            return {"type": "websocket.disconnect", "code": 1000}
+        return event
+
+    async def send(event: dict[str, Any]) -> None:
+        nonlocal answers, started
+        if event["type"] != "websocket.send":
+            return
+        answers += 1
+        if answers == 1:  # the handshake answer: the clock starts
+            started = time.perf_counter()
+        elif answers == count + 1:
+            finished.set_result(time.perf_counter() - started)
+
+    scope = {
+        "type": "websocket",
+        "path": "/hubs/bench",
+        "raw_path": b"/hubs/bench",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+        "subprotocols": [],
+        "asgi": {"version": "3.0"},
+    }
+    serve: Callable[..., Awaitable[None]] = application
+    await asyncio.wait_for(serve(scope, receive, send), timeout=120)
+    return float(finished.result()) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=30_000, help="invocations per connection")
+    parser.add_argument("--runs", type=int, default=7, help="connections per protocol")
+    parser.add_argument("--protocols", default="json,messagepack")
+    parser.add_argument("--profile", metavar="OUT", help="sample with py-spy into OUT (raw stacks)")
+    options = parser.parse_args()
+    if options.profile:
+        command = [sys.executable, "-m", "bench.hotpath", "--protocols", options.protocols]
+        spy = [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-r", "1000", "-f", "raw"]
+        subprocess.run([*spy, "-o", options.profile, "--", *command], check=True)
+        return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.django_target.settings")
+    os.environ["BENCH_REGISTRY"] = "0"  # the registry is off the message path; its thread only adds noise
+    import uvloop
+
+    from bench.django_target.asgi import application  # Django's setup must run outside the loop
+
+    async def run() -> None:
+        for protocol in options.protocols.split(","):
+            costs = [await one_connection(application, protocol, options.count) for _ in range(options.runs)]
+            best, median = min(costs) * 1e6, statistics.median(costs) * 1e6
+            print(f"{protocol:12} best {best:6.2f} µs  median {median:6.2f} µs per echoed invocation")
+
+    uvloop.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -48,6 +48,7 @@ from .protocol import (
 
 if TYPE_CHECKING:
     from .hub_connection import HubConnection
+    from .streams import UploadStream
 
 logger = logging.getLogger("django_signalr.dispatcher")
 
@@ -91,8 +92,9 @@ class HubDispatcher:
         hub = self.hub_class()
         hub.context = connection.context
         hub.clients = connection.caller_clients if invoke_allowed else connection.connecting_clients
-        hub.groups = connection.manager.groups
-        hub.connections = connection.manager.connections
+        manager = connection.manager
+        hub.groups = manager.groups
+        hub.connections = manager.connections
         return hub
 
     async def on_connected(self, connection: HubConnection) -> None:
@@ -133,8 +135,7 @@ class HubDispatcher:
         """Check an invocation, then run it (inline, in a slot, or in the background)."""
         target = message.target
         invocation_id = message.invocation_id
-        detailed = connection.options.enable_detailed_errors
-        method = self.find(target)
+        method = self._by_target.get(target) or self.find(target)
         if method is None:
             self._fail(
                 connection,
@@ -165,12 +166,14 @@ class HubDispatcher:
             mismatch = HubException(
                 f"Client sent {len(stream_ids)} stream(s), Hub method expects {len(method.stream_positions)}."
             )
+            detailed = connection.options.enable_detailed_errors
             self._fail(connection, invocation_id, self._unexpected(target, mismatch, detailed))
             return
         try:
             arguments = method.bind(message.arguments)
         except (ValueError, TypeError) as error:
             logger.debug("Binding arguments of %r failed: %s", target, error)
+            detailed = connection.options.enable_detailed_errors
             failure = InvalidDataException(str(error) if detailed else BINDING_FAILED_DETAIL)
             self._fail(
                 connection,
@@ -178,11 +181,12 @@ class HubDispatcher:
                 build_error_message(f"Failed to invoke '{target}' due to an error on the server.", failure, detailed),
             )
             return
-        streams = [
-            connection.streams.open(stream_id, convert)
-            for stream_id, convert in zip(stream_ids, method.stream_converters, strict=True)
-        ]
-        if streams:
+        streams: list[UploadStream] = []
+        if stream_ids:
+            streams = [
+                connection.streams.open(stream_id, convert)
+                for stream_id, convert in zip(stream_ids, method.stream_converters, strict=True)
+            ]
             arguments = method.with_streams(arguments, streams)
         hub = self.activate(connection)
         if stream_results:
@@ -207,11 +211,14 @@ class HubDispatcher:
         method: HubMethodDescriptor,
         target: str,
         invocation_id: str | None,
-        arguments: list[Any],
+        arguments: Sequence[Any],
     ) -> None:
         """A non-streaming invocation: the result (or error) is the Completion, if one is awaited."""
         try:
-            result = await self._call(connection, hub, method, target, arguments)
+            if method.is_coroutine and not self.filters(connection.options):  # one coroutine frame less
+                result = await method.function(hub, *arguments)
+            else:
+                result = await self._call(connection, hub, method, target, arguments)
         except Exception as error:
             if not isinstance(error, HubException):
                 logger.exception("Hub method %r of %s failed", target, self.hub_class.__qualname__)
@@ -221,7 +228,7 @@ class HubDispatcher:
         if invocation_id is None:
             return
         try:
-            connection.write_message(CompletionMessage.with_result(invocation_id, result))
+            connection.write_message(CompletionMessage(invocation_id, result, None, True))
         except TypeError as error:  # the result cannot be serialized: tell the caller, not the log only
             logger.exception("Result of hub method %r cannot be serialized", target)
             detailed = connection.options.enable_detailed_errors
@@ -234,7 +241,7 @@ class HubDispatcher:
         method: HubMethodDescriptor,
         target: str,
         invocation_id: str,
-        arguments: list[Any],
+        arguments: Sequence[Any],
     ) -> None:
         """Stream items, then a Completion: with an error if the method failed, without one if
         it finished or was cancelled (CancelInvocation, disconnect; its ``finally`` runs)."""
@@ -280,19 +287,17 @@ class HubDispatcher:
         hub: Hub,
         method: HubMethodDescriptor,
         target: str,
-        arguments: list[Any],
+        arguments: Sequence[Any],
     ) -> Any:
         """Run the method through the hub filters, if any."""
         filters = self.filters(connection.options)
         if not filters:
-            if method.is_coroutine:  # the common case, one coroutine frame less per invocation
-                return await method.function(hub, *arguments)
             return await _execute(hub, method, arguments)
 
         async def last(invocation: HubInvocationContext) -> Any:
             return await _execute(invocation.hub, method, invocation.arguments)
 
-        return await chain_invoke(filters, last)(HubInvocationContext(hub, method.name, target, arguments))
+        return await chain_invoke(filters, last)(HubInvocationContext(hub, method.name, target, list(arguments)))
 
     @staticmethod
     def _unexpected(target: str, error: BaseException, detailed: bool) -> str:

@@ -95,8 +95,10 @@ class HubConnection:
         "connecting_clients",
         "connection_id",
         "context",
+        "dispatcher",
         "endpoint",
         "group_names",
+        "manager",
         "message_buffer",
         "options",
         "outbox",
@@ -127,6 +129,9 @@ class HubConnection:
     ) -> None:
         self.endpoint = endpoint
         self.options = options = endpoint.options
+        # Looked up once: every invocation needs both.
+        self.dispatcher = endpoint.dispatcher
+        self.manager: ChannelLayerHubLifetimeManager = endpoint.manager
         self.connection_id = connection_id
         self.scope = scope
         self.user = user
@@ -153,8 +158,8 @@ class HubConnection:
             scope=scope,
             abort=self.abort,
         )
-        self.caller_clients = HubCallerClients(endpoint.manager, self)
-        self.connecting_clients = HubCallerClients(endpoint.manager, self, invoke_allowed=False)
+        self.caller_clients = HubCallerClients(self.manager, self)
+        self.connecting_clients = HubCallerClients(self.manager, self, invoke_allowed=False)
         self.streams = StreamTracker(options.stream_buffer_capacity)
         self._running_streams: dict[str, asyncio.Task[Any]] = {}
         self._results: dict[str, asyncio.Future[CompletionMessage]] = {}
@@ -173,10 +178,6 @@ class HubConnection:
         self._tasks: set[asyncio.Task[None]] = set()
         self.tick = min(options.keep_alive_interval, options.client_timeout_interval, options.handshake_timeout) / 4
         get_heartbeat().add(self)
-
-    @property
-    def manager(self) -> ChannelLayerHubLifetimeManager:
-        return self.endpoint.manager
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -218,7 +219,7 @@ class HubConnection:
         # before the manager finishes, so a failure half way is still undone).
         self._registered = True
         try:
-            await self.endpoint.manager.on_connected(self)
+            await self.manager.on_connected(self)
         except Exception as error:  # the channel layer is down, say: the client may retry
             logger.exception("Registering %s with the lifetime manager failed", self.connection_id)
             self._fail_handshake(error)
@@ -226,7 +227,7 @@ class HubConnection:
         self.outbox.write(SUCCESS_RESPONSE)
         await self._flush()
         try:
-            await self.endpoint.dispatcher.on_connected(self)
+            await self.dispatcher.on_connected(self)
         except Exception as error:
             logger.exception("on_connected of %s failed", self.endpoint.hub_class.__qualname__)
             # The client must not reconnect into the same failure; on_disconnected is not
@@ -253,7 +254,10 @@ class HubConnection:
                     break
                 if buffer is not None and not self._sequenced(buffer, message):
                     continue
-                await self._dispatch(message)
+                if message.type is MessageType.INVOCATION:  # most messages: no detour through _dispatch
+                    await self.dispatcher.dispatch(self, message)  # type: ignore[arg-type]
+                else:
+                    await self._dispatch(message)
         finally:
             state.dispatch_finished(self._loop.time())
 
@@ -279,7 +283,7 @@ class HubConnection:
     async def _dispatch(self, message: HubMessage) -> None:
         kind = message.type
         if kind is MessageType.INVOCATION or kind is MessageType.STREAM_INVOCATION:
-            await self.endpoint.dispatcher.dispatch(self, message)  # type: ignore[arg-type]
+            await self.dispatcher.dispatch(self, message)  # type: ignore[arg-type]
         elif kind is MessageType.STREAM_ITEM:
             assert isinstance(message, StreamItemMessage)
             if not await self.streams.put(message.invocation_id, message.item):
@@ -557,11 +561,11 @@ class HubConnection:
                 answer.set_exception(ConnectionDisconnectedError(self.connection_id))
         try:
             if self._registered:
-                await self.endpoint.manager.on_disconnected(self)
+                await self.manager.on_disconnected(self)
         finally:
             if self._hub_connected:
                 try:
-                    await self.endpoint.dispatcher.on_disconnected(self, self._close_exception)
+                    await self.dispatcher.on_disconnected(self, self._close_exception)
                 except Exception:
                     logger.exception("on_disconnected of %s failed", self.endpoint.hub_class.__qualname__)
 

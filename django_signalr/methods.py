@@ -39,23 +39,26 @@ class HubMethodDescriptor:
     is_async_generator: bool
     is_streaming: bool  # results are streamed to the client
     converters: tuple[Converter | None, ...]  # of the parameters the client sends in arguments
+    converts: bool  # any converter at all (else arguments pass through as they came)
     required_arguments: int
     stream_positions: tuple[int, ...]  # where client-to-server streams go among all parameters
     stream_converters: tuple[Converter | None, ...]  # of each stream's items
     login_required: bool
     permission_required: Sequence[str]
 
-    def bind(self, arguments: Sequence[Any]) -> list[Any]:
+    def bind(self, arguments: Sequence[Any]) -> Sequence[Any]:
         """Check the count and convert annotated arguments; ``ValueError`` when they do not fit."""
         count = len(arguments)
         if not self.required_arguments <= count <= len(self.converters):
             raise ValueError(f"Invocation provides {count} argument(s) but target expects {len(self.converters)}.")
+        if not self.converts:
+            return arguments  # the list the codec made for this message: nothing else holds it
         return [
             convert(value) if convert is not None else value
             for convert, value in zip(self.converters, arguments, strict=False)
         ]
 
-    def with_streams(self, arguments: list[Any], streams: Sequence[Any]) -> list[Any]:
+    def with_streams(self, arguments: Sequence[Any], streams: Sequence[Any]) -> list[Any]:
         """The bound arguments with the stream readers inserted at their parameters' places."""
         merged = list(arguments)
         for position, stream in zip(self.stream_positions, streams, strict=True):
@@ -101,6 +104,7 @@ def _describe(name: str, function: Callable[..., Any], options: HubMethodOptions
         is_async_generator=is_async_generator,
         is_streaming=is_async_generator or (is_coroutine and _origin(hints.get("return")) in _STREAM_RESULTS),
         converters=tuple(converters),
+        converts=any(convert is not None for convert in converters),
         required_arguments=required,
         stream_positions=tuple(stream_positions),
         stream_converters=tuple(stream_converters),

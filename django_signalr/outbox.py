@@ -72,7 +72,8 @@ class Outbox:
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._chunks = []
         self._size = 0
-        self._wake_drain_waiters()
+        if self._drain_waiters:
+            self._wake_drain_waiters()
         return data
 
     async def drained(self, below: int) -> None:

@@ -278,9 +278,9 @@ class WebSocketTransport(HubConsumer):
         outbox = connection.outbox
         async with self._send_lock:
             try:
+                protocol = connection.protocol  # None until the handshake answer has gone: text
+                binary = protocol is not None and protocol.transfer_format is TransferFormat.BINARY
                 while outbox.pending and not self._broken:
-                    protocol = connection.protocol
-                    binary = protocol is not None and protocol.transfer_format is TransferFormat.BINARY
                     await self.base_send(_frame(outbox.take(), binary=binary))
             except Exception as error:  # the peer is gone; the receive loop sees the disconnect
                 logger.debug("Sending to %s failed: %r", connection.connection_id, error)

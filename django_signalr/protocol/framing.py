@@ -21,6 +21,8 @@ def size_exceeded(max_message_size: int) -> str:
 
 def write_varint(length: int) -> bytes:
     """The length prefix of one binary record (7 bits a byte, least significant first)."""
+    if length < 0x4000:  # most records: one or two bytes, no loop
+        return bytes((length,)) if length < 0x80 else bytes((length & 0x7F | 0x80, length >> 7))
     out = bytearray()
     while True:
         byte = length & 0x7F
@@ -34,6 +36,8 @@ def write_varint(length: int) -> bytes:
 
 def read_varint(data: bytes | bytearray | memoryview, offset: int) -> tuple[int, int] | None:
     """Decode a length prefix at ``offset``: ``(length, bytes used)``, or ``None`` if cut short."""
+    if offset < len(data) and data[offset] < 0x80:  # a record under 128 bytes
+        return data[offset], 1
     length = 0
     for index in range(_MAX_VARINT_BYTES):
         if offset + index >= len(data):

@@ -61,7 +61,7 @@ def packb(value: Any) -> bytes:
     return ormsgpack.packb(value, default=_default, option=_PACK_OPTIONS)
 
 
-def unpackb(data: bytes) -> Any:
+def unpackb(data: bytes | memoryview) -> Any:
     """Deserialize one record's body; bins become ``bytes``, timestamps aware UTC datetimes."""
     return ormsgpack.unpackb(data, option=_UNPACK_OPTIONS)
 
@@ -87,7 +87,7 @@ class MessagePackHubProtocol:
             end = offset + used + length
             if end > len(view):
                 break
-            message = parse_record(bytes(view[offset + used : end]))
+            message = parse_record(view[offset + used : end])  # ormsgpack reads a view: no copy
             if message is not None:
                 messages.append(message)
             offset = end
@@ -98,16 +98,16 @@ class MessagePackHubProtocol:
         return write_varint(len(body)) + body
 
 
-def parse_record(body: bytes) -> HubMessage | None:
+def parse_record(body: bytes | memoryview) -> HubMessage | None:
     """One record's msgpack array to a message; ``None`` for an unknown message type."""
     try:
         array = unpackb(body)
     except ormsgpack.MsgpackDecodeError as error:
         raise InvalidDataException("Error reading MessagePack data.") from error
-    if not isinstance(array, list) or not array:
+    if type(array) is not list or not array:
         raise InvalidDataException("Unexpected message format: expected a non-empty array.")
     kind = array[0]
-    if not isinstance(kind, int) or isinstance(kind, bool):
+    if type(kind) is not int:  # a bool is not one either
         raise InvalidDataException("Reading 'messageType' as Int32 failed.")
     parser = _PARSERS.get(kind)
     if parser is None:
@@ -125,7 +125,7 @@ def _string(value: Any, field: str) -> str:
 
 
 def _headers(value: Any) -> dict[str, str] | None:
-    if value is None:
+    if value is None or value == {}:  # clients send {} on every message
         return None
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise InvalidDataException("Reading 'headers' as Map failed.")
@@ -139,7 +139,7 @@ def _array(value: Any, field: str) -> list[Any]:
 
 
 def _stream_ids(array: Sequence[Any]) -> list[str] | None:
-    if len(array) < 6:
+    if len(array) < 6 or (type(array[5]) is list and not array[5]):  # absent, or [] as clients send
         return None
     ids = _array(array[5], "streamIds")
     return [_string(i, "streamId") for i in ids] or None

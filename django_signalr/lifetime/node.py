@@ -45,6 +45,14 @@ T = TypeVar("T")
 CHANNEL_PROBE_EVERY = 0.05
 CHANNEL_READY_TIMEOUT = 10.0
 
+# While a send of this node is on its way through the layer, fan-out writes wait as long as
+# the last round of writes took (at most FLUSH_HOLD_MAX s), so that what the sender sends next
+# joins them in the same frames. A sender awaits each layer send, and the writes ran in every
+# such wait: each round carried one message per connection, one frame (one system call) per
+# delivery, and a single process saturated near 55,000 deliveries/s on channels_redis. Holding
+# as long as writing took keeps the writes to about half the time, whatever the rate.
+FLUSH_HOLD_MAX = 0.05
+
 # Layer errors (Redis restarting, say) must not end the listener; retry with backoff.
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -132,6 +140,8 @@ class Node:
         self._stale: set[str] = set()  # groups left while the layer failed: left again later
         self._to_flush: dict[HubConnection, None] = {}  # connections a fan-out wrote to, in order
         self._flusher: asyncio.Task[None] | None = None
+        self._publishing = 0  # layer sends under way
+        self._last_flush = 0.0  # seconds the last round of fan-out writes took
         self._rejoining: asyncio.Task[None] | None = None
 
     def hub(self, key: str) -> LocalHub:
@@ -204,7 +214,11 @@ class Node:
         await self._retrying(self.layer.send, channel, message)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
-        await self._retrying(self.layer.group_send, group, message)
+        self._publishing += 1
+        try:
+            await self._retrying(self.layer.group_send, group, message)
+        finally:
+            self._publishing -= 1
 
     # -- layer groups --------------------------------------------------------------------------
 
@@ -304,12 +318,16 @@ class Node:
     async def _send_fan_outs(self) -> None:
         try:
             while self._to_flush:
+                if self._publishing:
+                    await asyncio.sleep(min(self._last_flush, FLUSH_HOLD_MAX))
+                started = self.loop.time()
                 connections, self._to_flush = self._to_flush, {}
                 for connection in connections:
                     try:
                         await connection.flush_queued()
                     except Exception:  # one broken connection must not keep the others waiting
                         logger.exception("Flushing %s failed", connection.connection_id)
+                self._last_flush = self.loop.time() - started
         finally:
             self._flusher = None
 

@@ -38,7 +38,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--cases",
         default=",".join(default_cases),
-        help=f"comma list (default: {', '.join(default_cases)}); more: "
+        help=f"comma list, or 'all' (default: {', '.join(default_cases)}); more: "
         + ", ".join(key for key, case in CASES.items() if case.extra),
     )
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help=f"comma list from: {', '.join(TARGETS)}")
@@ -55,6 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--report", type=Path, metavar="RESULTS_JSON", help="print the tables of an earlier run and redraw its chart"
     )
     args = parser.parse_args(argv)
+    if args.cases == "all":
+        args.cases = ",".join(CASES)
     for option, known in (("targets", TARGETS), ("cases", CASES)):
         unknown = [name for name in getattr(args, option).split(",") if name and name not in known]
         if unknown:

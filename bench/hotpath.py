@@ -5,7 +5,8 @@ the hub method, the completion written and handed to ``send``) without the serve
 kernel or the load client, so a change to the hot path shows as a few hundred nanoseconds
 instead of drowning in the noise of a socket benchmark. It runs several connections in
 turn (one WebSocket each, skipNegotiation) and prints the best and the median µs per
-invocation, for JSON and MessagePack. ``--profile out.txt`` samples it with py-spy (raw
+invocation, for JSON and MessagePack; then the same for a whole connection's life (negotiate,
+WebSocket, handshake, close), the server's part of the connect rate. ``--profile out.txt`` samples it with py-spy (raw
 stacks) instead.
 """
 
@@ -78,20 +79,64 @@ async def one_connection(application: Any, protocol: str, count: int) -> float:
         elif answers == count + 1:
             finished.set_result(time.perf_counter() - started)
 
+    serve: Callable[..., Awaitable[None]] = application
+    await asyncio.wait_for(serve(_scope("websocket", "/hubs/bench"), receive, send), timeout=120)
+    return float(finished.result()) / count
+
+
+def _scope(kind: str, path: str, query: bytes = b"") -> dict[str, Any]:
     scope = {
-        "type": "websocket",
-        "path": "/hubs/bench",
-        "raw_path": b"/hubs/bench",
-        "query_string": b"",
+        "type": kind,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
         "headers": [],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
-        "subprotocols": [],
         "asgi": {"version": "3.0"},
     }
-    serve: Callable[..., Awaitable[None]] = application
-    await asyncio.wait_for(serve(scope, receive, send), timeout=120)
-    return float(finished.result()) / count
+    if kind == "websocket":
+        scope["subprotocols"] = []
+    else:
+        scope["method"] = "POST"
+    return scope
+
+
+async def connections(application: Any, count: int) -> float:
+    """Open and close ``count`` connections as the official clients do (negotiate, then the
+    WebSocket with the token, the handshake and its answer, a clean close); seconds each."""
+    started = time.perf_counter()
+    for _ in range(count):
+        answer: list[bytes] = []
+
+        async def negotiate_request() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def negotiate_answer(event: dict[str, Any], answer: list[bytes] = answer) -> None:
+            if event["type"] == "http.response.body":
+                answer.append(event["body"])
+
+        negotiate = _scope("http", "/hubs/bench/negotiate", b"negotiateVersion=1")
+        await application(negotiate, negotiate_request, negotiate_answer)
+        token = orjson.loads(b"".join(answer))["connectionToken"]
+        events = iter([{"type": "websocket.connect"}, *frames("json", 0)])
+        loop = asyncio.get_running_loop()
+        handshaken = loop.create_future()
+
+        async def receive(events: Any = events, handshaken: asyncio.Future[None] = handshaken) -> dict[str, Any]:
+            event = next(events, None)
+            if event is None:
+                await handshaken
+                return {"type": "websocket.disconnect", "code": 1000}
+            return event
+
+        async def send(event: dict[str, Any], handshaken: asyncio.Future[None] = handshaken) -> None:
+            if event["type"] == "websocket.send" and not handshaken.done():
+                handshaken.set_result(None)
+
+        socket = _scope("websocket", "/hubs/bench", b"id=" + token.encode())
+        await asyncio.wait_for(application(socket, receive, send), timeout=10)
+    return (time.perf_counter() - started) / count
 
 
 def main() -> None:
@@ -99,6 +144,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=30_000, help="invocations per connection")
     parser.add_argument("--runs", type=int, default=7, help="connections per protocol")
     parser.add_argument("--protocols", default="json,messagepack")
+    parser.add_argument("--connects", type=int, default=2_000, help="connections opened and closed per run")
     parser.add_argument("--profile", metavar="OUT", help="sample with py-spy into OUT (raw stacks)")
     options = parser.parse_args()
     if options.profile:
@@ -117,6 +163,10 @@ def main() -> None:
             costs = [await one_connection(application, protocol, options.count) for _ in range(options.runs)]
             best, median = min(costs) * 1e6, statistics.median(costs) * 1e6
             print(f"{protocol:12} best {best:6.2f} µs  median {median:6.2f} µs per echoed invocation")
+        if options.connects:
+            costs = [await connections(application, options.connects) for _ in range(3)]
+            best, median = min(costs) * 1e6, statistics.median(costs) * 1e6
+            print(f"{'connect':12} best {best:6.0f} µs  median {median:6.0f} µs per connection (negotiate to close)")
 
     uvloop.run(run())
 

@@ -53,6 +53,10 @@ CHANNEL_READY_TIMEOUT = 10.0
 # as long as writing took keeps the writes to about half the time, whatever the rate.
 FLUSH_HOLD_MAX = 0.05
 
+# Sends to one layer group queued while earlier ones were on their way go out together, as one
+# layer message of at most this many (channels_redis stores each message in one sorted-set entry).
+BATCH_MAX = 100
+
 # Layer errors (Redis restarting, say) must not end the listener; retry with backoff.
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -140,7 +144,10 @@ class Node:
         self._stale: set[str] = set()  # groups left while the layer failed: left again later
         self._to_flush: dict[HubConnection, None] = {}  # connections a fan-out wrote to, in order
         self._flusher: asyncio.Task[None] | None = None
-        self._publishing = 0  # layer sends under way
+        self._publishing = 0  # group_send calls under way (queued or sending)
+        # group_send's queue: per layer group, its messages in order with their senders' futures.
+        self._outgoing: dict[str, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
+        self._publisher: asyncio.Task[None] | None = None
         self._last_flush = 0.0  # seconds the last round of fan-out writes took
         self._rejoining: asyncio.Task[None] | None = None
 
@@ -214,11 +221,45 @@ class Node:
         await self._retrying(self.layer.send, channel, message)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Send ``message`` to a layer group; returns once the layer took it (or raises its
+        error). Sends made while others are on their way are queued, and each group's queue
+        goes out as one layer message (``signalr.batch``), in order: under load a layer
+        message, and its fixed cost in Redis commands, serves many sends."""
+        sent: asyncio.Future[None] = self.loop.create_future()
+        self._outgoing.setdefault(group, []).append((message, sent))
+        if self._publisher is None:
+            self._publisher = self.loop.create_task(self._publish_outgoing())
         self._publishing += 1
         try:
-            await self._retrying(self.layer.group_send, group, message)
+            await sent
         finally:
             self._publishing -= 1
+
+    async def _publish_outgoing(self) -> None:
+        try:
+            while self._outgoing:
+                outgoing, self._outgoing = self._outgoing, {}
+                await asyncio.gather(*(self._publish(group, queued) for group, queued in outgoing.items()))
+        finally:
+            self._publisher = None
+
+    async def _publish(self, group: str, queued: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        for start in range(0, len(queued), BATCH_MAX):
+            batch = queued[start : start + BATCH_MAX]
+            messages = [message for message, _ in batch]
+            error: Exception | None = None
+            try:
+                message = messages[0] if len(messages) == 1 else {"type": "signalr.batch", "messages": messages}
+                await self._retrying(self.layer.group_send, group, message)
+            except Exception as failure:  # each sender gets it, as if it had sent alone
+                error = failure
+            for _, sent in batch:
+                if sent.done():
+                    continue  # its sender was cancelled: the message went anyway
+                if error is None:
+                    sent.set_result(None)
+                else:
+                    sent.set_exception(error)
 
     # -- layer groups --------------------------------------------------------------------------
 
@@ -382,10 +423,11 @@ class Node:
                 if not _idle(error):
                     await self._wait_for_layer(channel, error)
                 continue
-            try:
-                await self._handle(message)
-            except Exception:
-                logger.exception("Handling a channel-layer message of type %r failed", message.get("type"))
+            for one in message["messages"] if message.get("type") == "signalr.batch" else (message,):
+                try:
+                    await self._handle(one)
+                except Exception:  # the next one must still be handled
+                    logger.exception("Handling a channel-layer message of type %r failed", one.get("type"))
 
     async def _wait_for_layer(self, channel: str, error: Exception) -> None:
         """Until the layer answers again, then re-join every group (a restarted Redis has
@@ -430,7 +472,7 @@ class Node:
 
     def close(self) -> None:
         """Stop listening (the loop may already be gone)."""
-        for task in (self._listener, self._refresher, self._rejoining, self._flusher):
+        for task in (self._listener, self._refresher, self._rejoining, self._flusher, self._publisher):
             if task is not None and not self.loop.is_closed():
                 self.loop.call_soon_threadsafe(task.cancel)
         for closer in self.closers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from django_signalr import get_hub_context
@@ -17,6 +18,11 @@ class ScaleHub(EchoHub):
     async def reset_stats(self) -> int:
         COUNTS.clear()
         return os.getpid()
+
+    async def send_to_all_at_once(self, count: int) -> None:
+        """``count`` sends to all made at once, as a job pushing many updates does: the node
+        queues those made while the first is on its way and sends them as one batch."""
+        await asyncio.gather(*(self.clients.all.send("Receive", f"burst {n}") for n in range(count)))
 
     async def add_to_group(self, connection_id: str, group: str) -> None:
         await self.groups.add(connection_id, group)

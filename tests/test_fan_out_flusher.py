@@ -5,7 +5,8 @@ each round of writes carried one message per connection (one frame, one system c
 delivery): a single process broadcasting through channels_redis saturated near 55,000
 deliveries/s. Here a fake layer takes 1 ms per ``group_send`` and a fake connection's writes
 take 5 ms of CPU (as 1,000 sockets' system calls do), so the sender's next messages must
-join the held ones in the same frames -- all of them, in order.
+join the held ones in the same frames -- all of them, in order. A fan-out long after the last
+round of writes is not held: nothing is queuing up.
 """
 
 from __future__ import annotations
@@ -82,3 +83,18 @@ async def test_without_a_layer_send_under_way_nothing_is_held() -> None:
     frames = await drained(node, connection)
     assert frames == [[0]]
     assert asyncio.get_running_loop().time() - started < FLUSH_HOLD_MAX
+
+
+async def test_a_fan_out_long_after_the_last_round_is_not_held() -> None:
+    loop = asyncio.get_running_loop()
+    node = Node(SlowLayer(), loop)
+    node._last_flush = FLUSH_HOLD_MAX  # a slow round, but long ago
+    node._flush_ended = loop.time() - 1
+    connection = FakeConnection()
+    connection.pending.append(0)
+    started = loop.time()
+    node.flush_later([connection])  # type: ignore[list-item]
+    await node.group_send("all", {"type": "signalr.send"})  # a layer send under way meanwhile
+    frames = await drained(node, connection)
+    assert frames == [[0]]
+    assert loop.time() - started < FLUSH_HOLD_MAX

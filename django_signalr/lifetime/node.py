@@ -45,12 +45,13 @@ T = TypeVar("T")
 CHANNEL_PROBE_EVERY = 0.05
 CHANNEL_READY_TIMEOUT = 10.0
 
-# While a send of this node is on its way through the layer, fan-out writes wait as long as
-# the last round of writes took (at most FLUSH_HOLD_MAX s), so that what the sender sends next
-# joins them in the same frames. A sender awaits each layer send, and the writes ran in every
-# such wait: each round carried one message per connection, one frame (one system call) per
-# delivery, and a single process saturated near 55,000 deliveries/s on channels_redis. Holding
-# as long as writing took keeps the writes to about half the time, whatever the rate.
+# When fan-out writes come back to back while a send of this node is on its way through the
+# layer, they wait as long as the last round of writes took (at most FLUSH_HOLD_MAX s), so
+# that what the sender sends next joins them in the same frames. A sender awaits each layer
+# send, and the writes ran in every such wait: each round carried one message per
+# connection, one frame (one system call) per delivery, and a single process saturated near
+# 55,000 deliveries/s on channels_redis. A round that comes long after the last one is not
+# held: nothing is queuing up, and holding would only add latency.
 FLUSH_HOLD_MAX = 0.05
 
 # Sends to one layer group queued while earlier ones were on their way go out together, as one
@@ -149,6 +150,7 @@ class Node:
         self._outgoing: dict[str, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._publisher: asyncio.Task[None] | None = None
         self._last_flush = 0.0  # seconds the last round of fan-out writes took
+        self._flush_ended = 0.0  # loop time it ended
         self._rejoining: asyncio.Task[None] | None = None
 
     def hub(self, key: str) -> LocalHub:
@@ -359,7 +361,7 @@ class Node:
     async def _send_fan_outs(self) -> None:
         try:
             while self._to_flush:
-                if self._publishing:
+                if self._publishing and self.loop.time() - self._flush_ended < self._last_flush:
                     await asyncio.sleep(min(self._last_flush, FLUSH_HOLD_MAX))
                 started = self.loop.time()
                 connections, self._to_flush = self._to_flush, {}
@@ -368,7 +370,8 @@ class Node:
                         await connection.flush_queued()
                     except Exception:  # one broken connection must not keep the others waiting
                         logger.exception("Flushing %s failed", connection.connection_id)
-                self._last_flush = self.loop.time() - started
+                self._flush_ended = self.loop.time()
+                self._last_flush = self._flush_ended - started
         finally:
             self._flusher = None
 

@@ -1,7 +1,8 @@
 """``Node.group_send`` queues the sends made while others are on their way and sends each
 layer group's queue as one ``signalr.batch`` layer message; the receiving node handles every
 message of a batch in order. On channels_redis a layer message costs a fixed handful of
-Redis commands, so under load one batch shares that cost among many sends."""
+Redis commands, so under load one batch shares that cost among many sends. A node makes at
+most ``LAYER_CALLS_MAX`` layer calls at once (redis-py's pools refuse a 101st connection)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from channels.layers import BaseChannelLayer
 
-from django_signalr.lifetime.node import BATCH_MAX, Node
+from django_signalr.lifetime.node import BATCH_MAX, LAYER_CALLS_MAX, Node
 
 TIMEOUT = 5
 
@@ -124,3 +125,15 @@ async def test_the_receiving_node_handles_each_message_of_a_batch_even_after_one
     finally:
         listener.cancel()
     assert "Handling a channel-layer message of type 'signalr.ack' failed" in caplog.text
+
+
+async def test_a_node_makes_at_most_layer_calls_max_layer_calls_at_once() -> None:
+    """200 groups joined and sent to at once (1,000 clients joining groups of 5): every call
+    succeeds, and never more than LAYER_CALLS_MAX are under way."""
+    layer = RecordingLayer()
+    node = Node(layer, asyncio.get_running_loop())
+    await asyncio.wait_for(
+        asyncio.gather(*(node.group_send(f"g{n}", {"type": "t", "n": n}) for n in range(200))), TIMEOUT
+    )
+    assert sorted(sent_messages(layer.calls)) == list(range(200))
+    assert layer.most_in_flight == LAYER_CALLS_MAX

@@ -58,6 +58,12 @@ FLUSH_HOLD_MAX = 0.05
 # layer message of at most this many (channels_redis stores each message in one sorted-set entry).
 BATCH_MAX = 100
 
+# At most this many layer calls of a node at once. redis-py's connection pools (channels_redis
+# keeps one per Redis host) hold at most 100 connections since redis-py 6 and raise "Too many
+# connections" past that instead of waiting: 1,000 clients joining 100 groups at once made 100
+# concurrent group_add calls, and joins failed.
+LAYER_CALLS_MAX = 32
+
 # Layer errors (Redis restarting, say) must not end the listener; retry with backoff.
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -149,6 +155,7 @@ class Node:
         # group_send's queue: per layer group, its messages in order with their senders' futures.
         self._outgoing: dict[str, list[tuple[dict[str, Any], asyncio.Future[None]]]] = {}
         self._publisher: asyncio.Task[None] | None = None
+        self._layer_calls = asyncio.Semaphore(LAYER_CALLS_MAX)
         self._last_flush = 0.0  # seconds the last round of fan-out writes took
         self._flush_ended = 0.0  # loop time it ended
         self._rejoining: asyncio.Task[None] | None = None
@@ -210,14 +217,16 @@ class Node:
 
     async def _retrying(self, call: Callable[..., Awaitable[T]], *args: Any) -> T:
         """A layer call, made again once if it fails on a connection error: after the layer's
-        server restarted, each pooled connection fails its first command and reconnects."""
-        try:
-            return await call(*args)
-        except Exception as error:
-            if not _connection_error(error):
-                raise
-            logger.debug("A layer call failed (%s); trying once more", describe(error))
-            return await call(*args)
+        server restarted, each pooled connection fails its first command and reconnects.
+        At most ``LAYER_CALLS_MAX`` run at once; the others wait their turn."""
+        async with self._layer_calls:
+            try:
+                return await call(*args)
+            except Exception as error:
+                if not _connection_error(error):
+                    raise
+                logger.debug("A layer call failed (%s); trying once more", describe(error))
+                return await call(*args)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         await self._retrying(self.layer.send, channel, message)

@@ -12,6 +12,9 @@ the answer comes back to this channel.
 ``rejoin``: the node's last member of a layer group leaves while a new member joins (a
 process whose last connection disconnects as another connects), then one message is sent to
 the group, ``ROUNDS`` times. The node counts one member, so the layer must deliver.
+
+``many-joins``: ``JOINS`` layer groups joined at once (1,000 clients joining groups of 5);
+``arrived`` counts the joins that succeeded.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 SECONDS = 0.5
 ROUNDS = 10
 WAIT = 3.0
+JOINS = 200
 
 
 async def first_messages(node: Node) -> dict[str, int]:
@@ -68,7 +72,18 @@ async def rejoin(node: Node) -> dict[str, int]:
     return {"sent": len(futures), "arrived": sum(future.done() for future in futures)}
 
 
-PROBES = {"first-messages": first_messages, "rejoin": rejoin}
+async def many_joins(node: Node) -> dict[str, int]:
+    await node.channel()
+    groups = [f"probe.joins.{node.id}.{n}" for n in range(JOINS)]
+    results = await asyncio.gather(*(node.join(group) for group in groups), return_exceptions=True)
+    failures = [repr(result) for result in results if isinstance(result, BaseException)]
+    if failures:
+        print(f"{len(failures)} joins failed, first: {failures[0]}", file=sys.stderr)
+    await asyncio.gather(*(node.leave(group) for group in groups), return_exceptions=True)
+    return {"sent": JOINS, "arrived": JOINS - len(failures)}
+
+
+PROBES = {"first-messages": first_messages, "rejoin": rejoin, "many-joins": many_joins}
 
 
 async def run(name: str) -> dict[str, int]:

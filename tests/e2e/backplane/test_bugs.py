@@ -95,6 +95,17 @@ async def test_a_layer_group_joined_while_its_last_member_leaves_keeps_the_node(
     assert counts["arrived"] == counts["sent"]
 
 
+@on_shared_layers
+async def test_many_groups_joined_at_once_all_succeed(layer_env: dict[str, str]) -> None:
+    """200 layer groups joined at once. On channels_redis each join was a ``group_add`` of its
+    own, all at once, and redis-py (6 and later) pools refuse a 101st connection with "Too
+    many connections" instead of waiting: 1,000 clients joining 100 groups failed their
+    ``JoinGroup`` (``bench/run --cases groups-redis-msgpack``). A node now makes at most
+    ``LAYER_CALLS_MAX`` layer calls at once."""
+    counts = await probe(layer_env, "many-joins")
+    assert counts["arrived"] == counts["sent"]
+
+
 @pytest.mark.parametrize("layer_env", [pytest.param(_layer("redis"), id="redis")], indirect=True)
 async def test_signalr_send_takes_ids_and_names_that_start_with_a_dash(layer_env: dict[str, str]) -> None:
     """Connection ids are ``secrets.token_urlsafe(16)`` and may start with "-" (the spec met

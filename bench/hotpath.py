@@ -25,19 +25,9 @@ from typing import Any
 import orjson
 import ormsgpack
 
+from django_signalr.protocol.framing import RECORD_SEPARATOR, write_varint
+
 PAYLOAD = "x" * 256
-RECORD_SEPARATOR = b"\x1e"
-
-
-def _varint(length: int) -> bytes:
-    """MessagePack framing's length prefix (PROTOCOL.md section 5)."""
-    out = bytearray()
-    while True:
-        byte = length & 0x7F
-        length >>= 7
-        out.append(byte | 0x80 if length else byte)
-        if not length:
-            return bytes(out)
 
 
 def frames(protocol: str, count: int) -> list[dict[str, Any]]:
@@ -50,7 +40,7 @@ def frames(protocol: str, count: int) -> list[dict[str, Any]]:
             events.append({"type": "websocket.receive", "text": (record + RECORD_SEPARATOR).decode()})
         else:
             body = ormsgpack.packb([1, {}, str(i), "Echo", [PAYLOAD], []])
-            events.append({"type": "websocket.receive", "bytes": _varint(len(body)) + body})
+            events.append({"type": "websocket.receive", "bytes": write_varint(len(body)) + body})
     return events
 
 

@@ -135,7 +135,7 @@ class HubDispatcher:
         """Check an invocation, then run it (inline, in a slot, or in the background)."""
         target = message.target
         invocation_id = message.invocation_id
-        method = self._by_target.get(target) or self.find(target)
+        method = self._by_target.get(target) or self.find(target)  # find's cache first: a call less
         if method is None:
             self._fail(
                 connection,
@@ -228,6 +228,7 @@ class HubDispatcher:
         if invocation_id is None:
             return
         try:
+            # CompletionMessage.with_result, without the classmethod call (1 % of an echo, callgrind)
             connection.write_message(CompletionMessage(invocation_id, result, None, True))
         except TypeError as error:  # the result cannot be serialized: tell the caller, not the log only
             logger.exception("Result of hub method %r cannot be serialized", target)
